@@ -1,0 +1,187 @@
+"""THE visibility policy. Every read and write path asks it; nothing else decides who sees what.
+
+Rules (documented for users in ``docs/access.md``):
+
+* **admin**, **data manager** and superusers see and change everything.
+* Everyone else has a *scope*: themselves plus every user below them in the manager hierarchy,
+  at any depth. The scope's *territories* are those its users belong to, directly or through a
+  team.
+* An **account** is visible when its owner is in the scope or it lies in one of the scope's
+  territories. Everything attached to an account (contacts, opportunities, activities, cases,
+  sales documents and their lines, attachments) is visible with it; records with an owner are
+  also visible to their owner's scope even when attached elsewhere.
+* A **lead** (not yet attached to an account) is visible to its owner's scope.
+* **Catalogue** (products, price lists) is readable by all signed-in users, changed by data
+  managers and admins.
+* Role extensions: **marketing** reads all leads, accounts and contacts (segments) and changes
+  leads; **service** reads all accounts and contacts and reads and changes all cases.
+* ``change`` follows ``view`` within the scope; ``delete`` needs ownership in the scope (the
+  owner or one of their managers): seeing a territory's accounts does not let a teammate delete
+  them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.db.models import Model, Q, QuerySet
+
+from .models import Role, Territory, User
+
+Action = Literal["view", "change", "delete"]
+
+ALL_SEEING_ROLES = frozenset({Role.ADMIN, Role.DATA_MANAGER})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one model hangs off the policy."""
+
+    account_path: str | None  # lookup from the model to its Account ("" for Account itself)
+    owner_path: str | None  # lookup to the owning user
+    public_read: bool = False  # catalogue: every signed-in user reads it
+    role_read_all: frozenset[str] = frozenset()
+    role_change_all: frozenset[str] = frozenset()
+
+
+_RULES: dict[str, Rule] = {}
+
+
+def register(model: type[Model], rule: Rule) -> None:
+    _RULES[model._meta.label_lower] = rule
+
+
+def rule_for(model: type[Model]) -> Rule:
+    try:
+        return _RULES[model._meta.label_lower]
+    except KeyError as exc:  # a model nobody registered must never be served unfiltered
+        raise LookupError(f"No visibility rule registered for {model._meta.label}") from exc
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_ids: frozenset[int]
+    territory_ids: frozenset[int]
+    sees_all: bool
+    role: str
+
+
+def sees_all(user: Any) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and (user.is_superuser or getattr(user, "role", None) in ALL_SEEING_ROLES)
+    )
+
+
+def subordinate_ids(user_id: int) -> set[int]:
+    """All users below ``user_id`` in the hierarchy, any depth (cycles tolerated)."""
+    found: set[int] = set()
+    frontier = {user_id}
+    while frontier:
+        below = set(
+            User.objects.filter(manager_id__in=frontier).values_list("id", flat=True)
+        ) - found - {user_id}
+        found |= below
+        frontier = below
+    return found
+
+
+def scope_of(user: Any) -> Scope:
+    """The user's scope, computed once per user object (one request)."""
+    cached = getattr(user, "_comptoir_scope", None)
+    if cached is not None:
+        return cached
+    if not getattr(user, "is_authenticated", False):
+        scope = Scope(frozenset(), frozenset(), False, "")
+    elif sees_all(user):
+        scope = Scope(frozenset({user.pk}), frozenset(), True, user.role)
+    else:
+        user_ids = frozenset({user.pk} | subordinate_ids(user.pk))
+        territory_ids = frozenset(
+            Territory.objects.filter(
+                Q(members__in=user_ids) | Q(teams__members__in=user_ids), active=True
+            ).values_list("id", flat=True)
+        )
+        scope = Scope(user_ids, territory_ids, False, user.role)
+    user._comptoir_scope = scope
+    return scope
+
+
+def forget_scope(user: Any) -> None:
+    """Drop the cached scope (after changing teams, territories or the hierarchy)."""
+    if hasattr(user, "_comptoir_scope"):
+        del user._comptoir_scope
+
+
+def _prefix(path: str, field: str) -> str:
+    return f"{path}__{field}" if path else field
+
+
+def _account_q(scope: Scope, path: str) -> Q:
+    q = Q(**{f"{_prefix(path, 'owner_id')}__in": scope.user_ids})
+    if scope.territory_ids:
+        q |= Q(**{f"{_prefix(path, 'territory_id')}__in": scope.territory_ids})
+    return q
+
+
+def visibility_q(model: type[Model], user: Any, action: Action = "view") -> Q | None:
+    """The filter for ``model`` and ``user``; ``None`` means no restriction."""
+    rule = rule_for(model)
+    scope = scope_of(user)
+    if scope.sees_all:
+        return None
+    if not scope.user_ids:
+        return Q(pk__in=[])
+    if action == "view" and (rule.public_read or scope.role in rule.role_read_all):
+        return None
+    if action == "change" and scope.role in rule.role_change_all:
+        return None
+    if action == "delete":
+        if rule.owner_path is not None:
+            return Q(**{f"{rule.owner_path}_id__in": scope.user_ids})
+        if rule.account_path is not None:
+            return Q(**{f"{_prefix(rule.account_path, 'owner_id')}__in": scope.user_ids})
+        return Q(pk__in=[])
+    q = Q(pk__in=[])
+    if rule.account_path is not None:
+        q = _account_q(scope, rule.account_path)
+    if rule.owner_path is not None:
+        q |= Q(**{f"{rule.owner_path}_id__in": scope.user_ids})
+    return q
+
+
+def restrict(queryset: QuerySet[Any], user: Any, action: Action = "view") -> QuerySet[Any]:
+    """Filter ``queryset`` to what ``user`` may ``action``. Every read path goes through here."""
+    q = visibility_q(queryset.model, user, action)
+    return queryset if q is None else queryset.filter(q)
+
+
+def can(user: Any, action: Action, obj: Model) -> bool:
+    return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def assignable_owner_ids(user: Any) -> frozenset[int] | None:
+    """Users ``user`` may name as owner; ``None`` means anyone."""
+    scope = scope_of(user)
+    return None if scope.sees_all else scope.user_ids
+
+
+def can_manage_catalogue(user: Any) -> bool:
+    return sees_all(user)
+
+
+def users_in_scope(user: Any) -> Iterable[int]:
+    return scope_of(user).user_ids
+
+
+def restrict_under(queryset: QuerySet[Any], user: Any, account: Model) -> QuerySet[Any]:
+    """Children of one account: all visible when the account is, else the general rule.
+
+    Callers pass ``queryset`` already filtered to the account; knowing the account is visible
+    spares the database the scope subquery on every nested list.
+    """
+    if rule_for(type(account)).account_path == "" and can(user, "view", account):
+        return queryset
+    return restrict(queryset, user)

@@ -1,0 +1,49 @@
+"""Calls, meetings, e-mails, notes and tasks (R4)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from comptoir.core.models import CustomFieldsModel
+
+
+class Activity(CustomFieldsModel):
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        MEETING = "meeting", _("Meeting")
+        EMAIL = "email", _("E-mail")
+        NOTE = "note", _("Note")
+        TASK = "task", _("Task")
+
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.TASK)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    start_at = models.DateTimeField(_("start"), null=True, blank=True)
+    end_at = models.DateTimeField(_("end"), null=True, blank=True)
+    done = models.BooleanField(_("done"), default=False)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    account = models.ForeignKey("crm.Account", verbose_name=_("account"), null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="activities")
+    contact = models.ForeignKey("crm.Contact", verbose_name=_("contact"), null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="activities")
+    opportunity = models.ForeignKey("crm.Opportunity", verbose_name=_("opportunity"), null=True,
+                                    blank=True, on_delete=models.CASCADE,
+                                    related_name="activities")
+    case = models.ForeignKey("service.Case", verbose_name=_("case"), null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="activities")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
+                              blank=True, on_delete=models.SET_NULL, related_name="activities")
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        indexes = [
+            models.Index(fields=["owner", "done", "due_at"], name="activity_agenda"),
+            models.Index(fields=["account", "start_at"], name="activity_account_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject

@@ -1,0 +1,210 @@
+"""Filters, ordering and cursor pagination for every list endpoint.
+
+Cursor (keyset) pagination keeps page N as fast as page 1 on millions of rows, and stays stable
+while records are inserted; it orders by the chosen field, then ``id``.
+"""
+
+import base64
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Schema
+from pydantic import Field, create_model
+
+from comptoir.core.errors import DomainError, ValidationFailed
+from comptoir.core.models import CustomField
+
+RESERVED = {"cursor", "limit", "ordering"}
+MAX_LIMIT = 500
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+def filter_schema(model: type[models.Model], fields: list[str], *, name: str,
+                  search: bool) -> tuple[type[Schema], dict[str, str]]:
+    """A schema of optional query parameters and the ORM lookup each maps to."""
+    definitions: dict[str, Any] = {}
+    lookups: dict[str, str] = {}
+    for fname in fields:
+        field = model._meta.get_field(fname)
+        assert isinstance(field, models.Field)
+        label = str(field.verbose_name)
+        if isinstance(field, models.ForeignKey):
+            key = field.attname
+            definitions[key] = (str | None, Field(None, description=f"{label}: ids, a,b,c"))
+            lookups[key] = f"{key}__in:int"
+        elif field.choices:
+            definitions[fname] = (str | None, Field(None, description=f"{label}: values, a,b,c"))
+            lookups[fname] = f"{fname}__in:str"
+        elif isinstance(field, models.BooleanField):
+            definitions[fname] = (bool | None, Field(None, description=label))
+            lookups[fname] = fname
+        elif isinstance(field, models.DateTimeField | models.DateField | models.DecimalField
+                        | models.IntegerField):
+            typ = (dt.datetime if isinstance(field, models.DateTimeField) else
+                   dt.date if isinstance(field, models.DateField) else
+                   Decimal if isinstance(field, models.DecimalField) else int)
+            for op in ("gte", "lte"):
+                key = f"{fname}__{op}"
+                definitions[key] = (typ | None, Field(None, description=f"{label} {op}"))
+                lookups[key] = key
+        elif isinstance(field, models.CharField | models.TextField):
+            definitions[fname] = (str | None, Field(None, description=f"{label} (exact)"))
+            lookups[fname] = fname
+            key = f"{fname}__startswith"
+            definitions[key] = (str | None, Field(None, description=f"{label} starts with"))
+            lookups[key] = key
+    if search:
+        definitions["q"] = (str | None, Field(None, description=_("Text search")))
+    schema = create_model(name, __base__=Schema, **definitions)  # type: ignore[call-overload]
+    return schema, lookups
+
+
+def _split(value: str, kind: str, param: str) -> list[Any]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if kind == "int":
+        try:
+            return [int(v) for v in items]
+        except ValueError as exc:
+            raise ValidationFailed(_("Some filters are not valid."),
+                                   fields={param: [_("Give ids (integers), comma-separated.")]}
+                                   ) from exc
+    return items
+
+
+def apply_filters(qs: QuerySet[Any], values: dict[str, Any], lookups: dict[str, str],
+                  search_fields: list[str]) -> QuerySet[Any]:
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if key == "q":
+            q = Q()
+            for f in search_fields:
+                q |= Q(**{f"{f}__icontains": value})
+            qs = qs.filter(q)
+            continue
+        lookup = lookups[key]
+        if ":" in lookup:
+            path, kind = lookup.split(":")
+            qs = qs.filter(**{path: _split(str(value), kind, key)})
+        else:
+            qs = qs.filter(**{lookup: value})
+    return qs
+
+
+def apply_custom_filters(qs: QuerySet[Any], request: HttpRequest, object_type: str
+                         ) -> QuerySet[Any]:
+    """``?cf_<name>=value`` filters on custom fields, typed by their definition."""
+    wanted = {k[3:]: v for k, v in request.GET.items() if k.startswith("cf_")}
+    if not wanted:
+        return qs
+    defs = {cf.name: cf for cf in CustomField.objects.filter(object_type=object_type,
+                                                             active=True, name__in=wanted)}
+    errors: dict[str, list[str]] = {}
+    for name, raw in wanted.items():
+        cf = defs.get(name)
+        if cf is None:
+            errors[f"cf_{name}"] = [_("Unknown custom field.")]
+            continue
+        value: Any = raw
+        if cf.type == CustomField.Type.NUMBER:
+            try:
+                number = Decimal(raw)
+            except Exception:
+                errors[f"cf_{name}"] = [_("Enter a number.")]
+                continue
+            value = int(number) if number == number.to_integral_value() else float(number)
+        elif cf.type == CustomField.Type.BOOLEAN:
+            if raw.lower() not in ("true", "false"):
+                errors[f"cf_{name}"] = [_("Enter true or false.")]
+                continue
+            value = raw.lower() == "true"
+        qs = qs.filter(**{f"custom__{name}": value})
+    if errors:
+        raise ValidationFailed(_("Some filters are not valid."), fields=errors)
+    return qs
+
+
+def check_params(request: HttpRequest, lookups: dict[str, str]) -> None:
+    unknown = [k for k in request.GET if k not in lookups and k not in RESERVED
+               and k != "q" and not k.startswith("cf_")]
+    if unknown:
+        raise ValidationFailed(
+            _("Unknown query parameters: %(names)s.") % {"names": ", ".join(sorted(unknown))},
+            fields={k: [_("Unknown parameter.")] for k in unknown},
+        )
+
+
+def _encode(values: list[Any]) -> str:
+    raw = json.dumps(values, default=str, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != 2:
+            raise ValueError
+        return values
+    except Exception as exc:
+        raise BadRequest(_("The cursor is not valid; start again from the first page."),
+                         fields={"cursor": [_("Not a cursor from this API.")]}) from exc
+
+
+def paginate(qs: QuerySet[Any], *, ordering: str, allowed: list[str], cursor: str | None,
+             limit: int) -> tuple[list[Any], str | None]:
+    """One page of ``qs`` and the cursor of the next page (``None`` on the last page)."""
+    descending = ordering.startswith("-")
+    name = ordering.lstrip("-")
+    if name not in allowed:
+        raise ValidationFailed(
+            _("Cannot order by %(name)s; choose one of: %(allowed)s.")
+            % {"name": name, "allowed": ", ".join(allowed)},
+            fields={"ordering": [_("Not an ordering field.")]},
+        )
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(_("The limit must be between 1 and %(max)d.") % {"max": MAX_LIMIT},
+                               fields={"limit": [_("Out of range.")]})
+    field = qs.model._meta.get_field(name) if name != "id" else None
+    nullable = bool(field is not None and getattr(field, "null", False))
+    attname = getattr(field, "attname", name) if field is not None else "id"
+    if name == "id":
+        order = ["-id" if descending else "id"]
+    elif nullable:
+        expr = F(attname).desc(nulls_last=True) if descending else F(attname).asc(nulls_last=True)
+        order = [expr, "-id" if descending else "id"]
+    else:
+        order = [f"-{attname}" if descending else attname, "-id" if descending else "id"]
+    qs = qs.order_by(*order)
+    if cursor:
+        last_value, last_id = _decode(cursor)
+        cmp, id_cmp = ("lt", "lt") if descending else ("gt", "gt")
+        if name == "id":
+            qs = qs.filter(**{f"id__{id_cmp}": last_id})
+        elif last_value is None:
+            qs = qs.filter(**{f"{attname}__isnull": True, f"id__{id_cmp}": last_id})
+        else:
+            after = Q(**{f"{attname}__{cmp}": last_value}) | Q(
+                **{attname: last_value, f"id__{id_cmp}": last_id})
+            if nullable:
+                after |= Q(**{f"{attname}__isnull": True})
+            qs = qs.filter(after)
+    rows = list(qs[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        value = last.pk if name == "id" else getattr(last, attname)
+        next_cursor = _encode([value, last.pk])
+    return rows, next_cursor

@@ -1,0 +1,145 @@
+"""Cross-cutting models: custom fields, the audit trail, the outbox, external references."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class CustomFieldsModel(TimeStampedModel):
+    """Records whose admins may add typed fields (R14). Values live in one JSON column."""
+
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ObjectType(models.TextChoices):
+    ACCOUNT = "account", _("Account")
+    CONTACT = "contact", _("Contact")
+    LEAD = "lead", _("Lead")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    ACTIVITY = "activity", _("Activity")
+    CASE = "case", _("Case")
+    PRODUCT = "product", _("Product")
+    PRICE_LIST = "pricelist", _("Price list")
+    SALES_DOCUMENT = "salesdocument", _("Sales document")
+    ATTACHMENT = "attachment", _("Attachment")
+
+
+class CustomField(models.Model):
+    class Type(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        CHOICE = "choice", _("Choice")
+        BOOLEAN = "boolean", _("Yes/no")
+
+    object_type = models.CharField(_("object"), max_length=20, choices=ObjectType.choices)
+    name = models.SlugField(_("name"), max_length=50, help_text=_("Key used in the API."))
+    label = models.CharField(_("label"), max_length=100)
+    type = models.CharField(_("type"), max_length=10, choices=Type.choices, default=Type.TEXT)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    max_length = models.PositiveIntegerField(_("maximum length"), default=255)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("custom field")
+        verbose_name_plural = _("custom fields")
+        constraints = [
+            models.UniqueConstraint(fields=["object_type", "name"], name="customfield_unique_name")
+        ]
+        ordering = ["object_type", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}.{self.name}"
+
+
+class AuditEntry(models.Model):
+    """Who changed what and when, field by field: ``changes = {field: [before, after]}``."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("created")
+        UPDATE = "update", _("updated")
+        DELETE = "delete", _("deleted")
+
+    object_type = models.CharField(max_length=20, choices=ObjectType.choices)
+    object_id = models.BigIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=40, default="app", help_text=_("api, ui, sync:<system>…"))
+    at = models.DateTimeField(auto_now_add=True)
+    changes = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit trail")
+        indexes = [models.Index(fields=["object_type", "object_id", "at"])]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.object_id} {self.action}"
+
+
+class OutboxEvent(models.Model):
+    """A domain event, written in the same transaction as the change it describes.
+
+    Consumers (webhooks, search index, outbound connectors, feeds) each keep a cursor on ``id``;
+    the table is the source of truth, so a consumer that is down loses nothing.
+    """
+
+    topic = models.CharField(max_length=60, db_index=True, help_text="account.created…")
+    object_type = models.CharField(max_length=20, choices=ObjectType.choices)
+    object_id = models.BigIntegerField()
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("outbox event")
+        verbose_name_plural = _("outbox events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.object_id}"
+
+
+class ExternalRef(models.Model):
+    """A record's identity in another system (ERP id, previous CRM id…).
+
+    Unique per (system, object type, external id); one local record may carry several.
+    ``content_hash`` is the hash of the last payload received, so an unchanged record is
+    recognised without reading or rewriting it.
+    """
+
+    system = models.CharField(_("system"), max_length=40)
+    object_type = models.CharField(_("object"), max_length=20, choices=ObjectType.choices)
+    external_id = models.CharField(_("external id"), max_length=120)
+    object_id = models.BigIntegerField(_("local id"))
+    content_hash = models.CharField(max_length=32, blank=True, default="")
+    synced_at = models.DateTimeField(_("last synchronised"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("external reference")
+        verbose_name_plural = _("external references")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "object_type", "external_id"], name="externalref_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.system}:{self.object_type}:{self.external_id}"

@@ -1,0 +1,246 @@
+"""Write-path primitives shared by every domain service.
+
+A domain service validates, saves, and in the same transaction writes its audit entry and its
+outbox event through :func:`record_change`. Domain apps keep their own ``<entity>_<action>``
+functions and call these helpers for the common mechanics.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+from django.utils.translation import gettext as _
+
+from .errors import Conflict, ValidationFailed
+from .models import AuditEntry, CustomField, ExternalRef, OutboxEvent
+
+M = TypeVar("M", bound=models.Model)
+
+NON_FIELD = "__all__"
+
+
+def json_value(value: Any) -> Any:
+    """A JSON-safe form of a field value, for audit and event payloads."""
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if hasattr(value, "name") and hasattr(value, "storage"):  # FieldFile
+        return value.name or ""
+    return value
+
+
+def tracked_fields(model: type[models.Model]) -> list[str]:
+    """Concrete editable fields, by attname (``owner_id``), as audited."""
+    skip = {"created_at", "updated_at", "id"}
+    return [
+        f.attname
+        for f in model._meta.concrete_fields
+        if f.name not in skip and not f.primary_key
+    ]
+
+
+def snapshot(instance: models.Model) -> dict[str, Any]:
+    return {name: json_value(getattr(instance, name)) for name in tracked_fields(type(instance))}
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+
+
+def record_change(
+    *,
+    object_type: str,
+    instance: models.Model,
+    action: str,
+    user: Any,
+    changes: Mapping[str, list[Any]],
+    source: str = "app",
+) -> None:
+    """Audit entry + outbox event for one change. Call inside the service's transaction."""
+    user_id = user.pk if getattr(user, "is_authenticated", False) else None
+    pk = int(instance.pk)  # type: ignore[arg-type]
+    AuditEntry.objects.create(
+        object_type=object_type, object_id=pk, action=action, user_id=user_id,
+        source=source, changes=dict(changes),
+    )
+    OutboxEvent.objects.create(
+        topic=f"{object_type}.{action}d", object_type=object_type, object_id=pk,
+        payload={"changes": dict(changes), "user_id": user_id, "source": source},
+    )
+
+
+def validation_error_fields(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {
+            field: [str(m) for e in errors for m in e.messages]
+            for field, errors in exc.error_dict.items()
+        }
+    return {NON_FIELD: [str(m) for m in exc.messages]}
+
+
+def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
+    """``Model.full_clean`` with Django's messages turned into a ``ValidationFailed``."""
+    try:
+        instance.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise ValidationFailed(_("Some fields are not valid."),
+                               fields=validation_error_fields(exc)) from exc
+
+
+def save(instance: models.Model) -> None:
+    """Save, turning a uniqueness race into a 409 rather than a 500."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as exc:
+        raise Conflict(_("This record conflicts with an existing one: %(e)s") % {"e": exc}) from exc
+
+
+# --- Custom fields -------------------------------------------------------------------------
+
+def custom_field_definitions(object_type: str) -> dict[str, CustomField]:
+    return {cf.name: cf for cf in CustomField.objects.filter(object_type=object_type, active=True)}
+
+
+def coerce_custom_value(cf: CustomField, value: Any) -> Any:
+    """Check and convert one custom value; raises ``ValueError`` with a user message."""
+    if value is None or value == "":
+        return None
+    if cf.type == CustomField.Type.TEXT:
+        text = str(value)
+        if len(text) > cf.max_length:
+            raise ValueError(_("At most %(n)d characters.") % {"n": cf.max_length})
+        return text
+    if cf.type == CustomField.Type.NUMBER:
+        if isinstance(value, bool):
+            raise ValueError(_("Enter a number."))
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation as exc:
+            raise ValueError(_("Enter a number.")) from exc
+        if not number.is_finite():
+            raise ValueError(_("Enter a number."))
+        return int(number) if number == number.to_integral_value() else float(number)
+    if cf.type == CustomField.Type.DATE:
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError as exc:
+            raise ValueError(_("Enter a date as YYYY-MM-DD.")) from exc
+    if cf.type == CustomField.Type.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(_("Enter true or false."))
+    if cf.type == CustomField.Type.CHOICE:
+        if str(value) not in [str(c) for c in cf.choices]:
+            raise ValueError(
+                _("Choose one of: %(choices)s.") % {"choices": ", ".join(map(str, cf.choices))}
+            )
+        return str(value)
+    raise ValueError(_("Unknown field type."))
+
+
+def clean_custom_fields(
+    object_type: str,
+    incoming: Mapping[str, Any] | None,
+    *,
+    current: Mapping[str, Any] | None = None,
+    creating: bool,
+    definitions: Mapping[str, CustomField] | None = None,
+) -> dict[str, Any]:
+    """Merge ``incoming`` custom values into ``current``, validated against the definitions."""
+    defs = custom_field_definitions(object_type) if definitions is None else definitions
+    result = dict(current or {})
+    errors: dict[str, list[str]] = {}
+    for key, value in (incoming or {}).items():
+        cf = defs.get(key)
+        if cf is None:
+            errors[f"custom.{key}"] = [_("Unknown custom field.")]
+            continue
+        try:
+            coerced = coerce_custom_value(cf, value)
+        except ValueError as exc:
+            errors[f"custom.{key}"] = [str(exc)]
+            continue
+        if coerced is None:
+            result.pop(key, None)
+        else:
+            result[key] = coerced
+    for name, cf in defs.items():
+        touched = creating or name in (incoming or {})
+        if cf.required and result.get(name) in (None, "") and touched:
+            errors[f"custom.{name}"] = [_("This field is required.")]
+    if errors:
+        raise ValidationFailed(_("Some custom fields are not valid."), fields=errors)
+    return result
+
+
+# --- Generic create / update / delete ------------------------------------------------------
+
+def apply_fields(instance: models.Model, data: Mapping[str, Any]) -> None:
+    for key, value in data.items():
+        setattr(instance, key, value)
+
+
+def create_record(
+    instance: M, *, object_type: str, user: Any, source: str = "app",
+    custom: Mapping[str, Any] | None = None,
+) -> M:
+    """Validate and save a new record with its audit entry and event (caller holds atomic)."""
+    if hasattr(instance, "custom"):
+        instance.custom = clean_custom_fields(object_type, custom, creating=True)
+    full_clean(instance)
+    save(instance)
+    after = snapshot(instance)
+    record_change(object_type=object_type, instance=instance, action="create", user=user,
+                  changes={k: [None, v] for k, v in after.items() if v not in (None, "", {})},
+                  source=source)
+    return instance
+
+
+def update_record(
+    instance: M, data: Mapping[str, Any], *, object_type: str, user: Any, source: str = "app",
+    custom: Mapping[str, Any] | None = None, before: Mapping[str, Any] | None = None,
+) -> M:
+    """Apply ``data``, validate, save, audit only what changed; no change writes nothing.
+
+    ``before`` is the snapshot taken before the caller changed the instance itself.
+    """
+    before = snapshot(instance) if before is None else before
+    apply_fields(instance, data)
+    if custom is not None and hasattr(instance, "custom"):
+        instance.custom = clean_custom_fields(object_type, custom, current=instance.custom,
+                                              creating=False)
+    full_clean(instance)
+    changes = diff(before, snapshot(instance))
+    if not changes:
+        return instance
+    save(instance)
+    record_change(object_type=object_type, instance=instance, action="update", user=user,
+                  changes=changes, source=source)
+    return instance
+
+
+def delete_record(instance: models.Model, *, object_type: str, user: Any,
+                  source: str = "app") -> None:
+    before = snapshot(instance)
+    pk = instance.pk
+    try:
+        instance.delete()
+    except models.ProtectedError as exc:
+        raise Conflict(_("This record is still in use and cannot be deleted.")) from exc
+    instance.pk = pk
+    record_change(object_type=object_type, instance=instance, action="delete", user=user,
+                  changes={k: [v, None] for k, v in before.items() if v not in (None, "", {})},
+                  source=source)
+    ExternalRef.objects.filter(object_type=object_type, object_id=pk).delete()

@@ -1,0 +1,98 @@
+"""REST routes for products, price lists and sales documents with their lines."""
+
+import datetime as dt
+from decimal import Decimal
+
+from ninja import Field, Router, Schema
+
+from comptoir.api.adapters import creator, deleter, updater
+from comptoir.api.crud import Resource, register, register_nested
+from comptoir.core.models import ObjectType
+from comptoir.crm.api import accounts, opportunities
+
+from . import services
+from .models import PriceList, Product, SalesDocument
+
+router = Router()
+
+PRODUCT_WRITE = ["code", "name", "description", "unit", "tax_rate", "active", "custom"]
+products = Resource(
+    model=Product, object_type=ObjectType.PRODUCT, path="products", tag="catalogue",
+    out_fields=[*PRODUCT_WRITE, "created_at", "updated_at"], write_fields=PRODUCT_WRITE,
+    filter_fields=["code", "name", "unit", "active", "tax_rate", "updated_at"],
+    ordering=["code", "name", "updated_at", "id"], default_ordering="code",
+    search_fields=["code", "name"],
+    create_fn=creator(services.product_create),
+    update_fn=updater(services.product_update, "product"),
+    delete_fn=deleter(services.product_delete, "product"),
+)
+
+
+class PriceItem(Schema):
+    product_id: int
+    unit_price: Decimal = Field(..., max_digits=14, decimal_places=2, ge=0)
+    min_quantity: Decimal = Field(Decimal("1"), max_digits=12, decimal_places=3, gt=0)
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+
+
+PRICELIST_WRITE = ["name", "currency", "valid_from", "valid_to", "active"]
+pricelists = Resource(
+    model=PriceList, object_type=ObjectType.PRICE_LIST, path="pricelists", tag="catalogue",
+    out_fields=[*PRICELIST_WRITE, "created_at", "updated_at"], write_fields=PRICELIST_WRITE,
+    out_extra={"items": (list[PriceItem], [])},
+    write_extra={"items": (list[PriceItem] | None, None)},
+    filter_fields=["name", "currency", "active", "valid_from", "valid_to", "updated_at"],
+    ordering=["name", "updated_at", "id"], default_ordering="name", search_fields=["name"],
+    prefetch_related=["items"],
+    create_fn=creator(services.pricelist_create, "items"),
+    update_fn=updater(services.pricelist_update, "price_list", "items"),
+    delete_fn=deleter(services.pricelist_delete, "price_list"),
+)
+
+
+class LineIn(Schema):
+    product_id: int | None = None
+    description: str | None = Field(None, max_length=500)
+    quantity: Decimal = Field(Decimal("1"), max_digits=12, decimal_places=3)
+    unit_price: Decimal | None = Field(None, max_digits=14, decimal_places=2)
+    discount_percent: Decimal = Field(Decimal("0"), ge=0, le=100, decimal_places=2)
+    tax_rate: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
+
+
+class LineOut(Schema):
+    id: int
+    position: int
+    product_id: int | None
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    discount_percent: Decimal
+    tax_rate: Decimal
+    total_excl_tax: Decimal
+
+
+DOCUMENT_WRITE = ["kind", "number", "account", "contact", "opportunity", "price_list", "status",
+                  "issue_date", "valid_until", "due_date", "start_date", "end_date", "currency",
+                  "amount_due", "owner", "notes", "custom"]
+salesdocuments = Resource(
+    model=SalesDocument, object_type=ObjectType.SALES_DOCUMENT, path="sales-documents",
+    tag="sales documents",
+    out_fields=[*DOCUMENT_WRITE, "total_excl_tax", "total_tax", "total_incl_tax", "created_at",
+                "updated_at"],
+    write_fields=DOCUMENT_WRITE,
+    out_extra={"lines": (list[LineOut], [])},
+    write_extra={"lines": (list[LineIn] | None, None)},
+    filter_fields=["kind", "number", "account", "opportunity", "status", "currency", "owner",
+                   "issue_date", "due_date", "total_incl_tax", "amount_due", "updated_at"],
+    ordering=["issue_date", "due_date", "number", "total_incl_tax", "amount_due", "updated_at",
+              "id"],
+    default_ordering="-issue_date", search_fields=["number"], prefetch_related=["lines"],
+    create_fn=creator(services.salesdocument_create, "lines"),
+    update_fn=updater(services.salesdocument_update, "document", "lines"),
+    delete_fn=deleter(services.salesdocument_delete, "document"),
+)
+for _res in (products, pricelists, salesdocuments):
+    register(router, _res)
+register_nested(router, accounts, salesdocuments, "account_id", "sales-documents")
+register_nested(router, opportunities, salesdocuments, "opportunity_id", "sales-documents")

@@ -1,0 +1,161 @@
+"""Catalogue, price lists and sales documents (R6, R7)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from comptoir.core.models import CustomFieldsModel, TimeStampedModel
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Product(CustomFieldsModel):
+    class Unit(models.TextChoices):
+        UNIT = "unit", _("Unit")
+        HOUR = "hour", _("Hour")
+        DAY = "day", _("Day")
+        KG = "kg", _("Kilogram")
+        METER = "m", _("Metre")
+        LITER = "l", _("Litre")
+        MONTH = "month", _("Month")
+        PACKAGE = "package", _("Package")
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    unit = models.CharField(_("unit"), max_length=8, choices=Unit.choices, default=Unit.UNIT)
+    tax_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
+                                   default=Decimal("20.00"))
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class PriceList(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("price list")
+        verbose_name_plural = _("price lists")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PriceListItem(models.Model):
+    price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
+    unit_price = models.DecimalField(_("unit price"), **MONEY)
+    min_quantity = models.DecimalField(_("minimum quantity"), max_digits=12, decimal_places=3,
+                                       default=Decimal("1"))
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid to"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("price")
+        verbose_name_plural = _("prices")
+        indexes = [models.Index(fields=["price_list", "product"], name="price_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.unit_price}"
+
+
+class SalesDocument(CustomFieldsModel):
+    class Kind(models.TextChoices):
+        QUOTE = "quote", _("Quote")
+        ORDER = "order", _("Order")
+        CONTRACT = "contract", _("Contract")
+        INVOICE = "invoice", _("Invoice")
+        CREDIT_NOTE = "credit_note", _("Credit note")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SENT = "sent", _("Sent")
+        ACCEPTED = "accepted", _("Accepted")
+        REFUSED = "refused", _("Refused")
+        CONFIRMED = "confirmed", _("Confirmed")
+        ACTIVE = "active", _("Active")
+        POSTED = "posted", _("Posted")
+        PAID = "paid", _("Paid")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    number = models.CharField(_("number"), max_length=40)
+    account = models.ForeignKey("crm.Account", verbose_name=_("account"),
+                                on_delete=models.CASCADE, related_name="sales_documents")
+    contact = models.ForeignKey("crm.Contact", verbose_name=_("contact"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    opportunity = models.ForeignKey("crm.Opportunity", verbose_name=_("opportunity"), null=True,
+                                    blank=True, on_delete=models.SET_NULL,
+                                    related_name="sales_documents")
+    price_list = models.ForeignKey(PriceList, verbose_name=_("price list"), null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.DRAFT)
+    issue_date = models.DateField(_("date"), null=True, blank=True)
+    valid_until = models.DateField(_("valid until"), null=True, blank=True)
+    due_date = models.DateField(_("due date"), null=True, blank=True)
+    start_date = models.DateField(_("start date"), null=True, blank=True)
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"), **MONEY)
+    total_tax = models.DecimalField(_("tax"), default=Decimal("0"), **MONEY)
+    total_incl_tax = models.DecimalField(_("total incl. tax"), default=Decimal("0"), **MONEY)
+    amount_due = models.DecimalField(_("amount due"), default=Decimal("0"), **MONEY)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
+                              blank=True, on_delete=models.SET_NULL,
+                              related_name="sales_documents")
+    notes = models.TextField(_("notes"), blank=True)
+
+    class Meta:
+        verbose_name = _("sales document")
+        verbose_name_plural = _("sales documents")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "number"], name="salesdocument_unique_number")
+        ]
+        indexes = [models.Index(fields=["account", "kind", "issue_date"], name="salesdoc_account")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}"
+
+
+class SalesDocumentLine(models.Model):
+    document = models.ForeignKey(SalesDocument, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(_("position"), default=0)
+    product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+    description = models.CharField(_("description"), max_length=500)
+    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3,
+                                   default=Decimal("1"))
+    unit_price = models.DecimalField(_("unit price"), **MONEY)
+    discount_percent = models.DecimalField(
+        _("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    tax_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
+                                   default=Decimal("20.00"))
+    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"), **MONEY)
+
+    class Meta:
+        verbose_name = _("line")
+        verbose_name_plural = _("lines")
+        ordering = ["document", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.description
