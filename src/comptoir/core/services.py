@@ -27,6 +27,8 @@ NON_FIELD = "__all__"
 
 def json_value(value: Any) -> Any:
     """A JSON-safe form of a field value, for audit and event payloads."""
+    if value is None or type(value) in (str, int, bool, float):  # the hot path of bulk loads
+        return value
     if isinstance(value, models.Model):
         return value.pk
     if isinstance(value, Decimal):

@@ -7,10 +7,12 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from comptoir.api.adapters import creator, deleter, updater
+from comptoir.api.bulk import register_bulk
 from comptoir.api.crud import ERRORS, Resource, register, register_nested
 from comptoir.core.models import ObjectType
 
 from . import services
+from .bulk import ACCOUNT_BULK, CONTACT_BULK
 from .models import Account, Contact, Lead, Opportunity, Pipeline, Stage
 
 router = Router()
@@ -157,3 +159,8 @@ def lead_convert(request: HttpRequest, pk: int, payload: ConvertIn) -> Any:
 register_nested(router, accounts, contacts, "account_id", "contacts")
 register_nested(router, accounts, opportunities, "account_id", "opportunities")
 register_nested(router, contacts, opportunities, "contact_id", "opportunities")
+
+register_bulk(router, accounts, ACCOUNT_BULK,
+              {"parent_external_id": (str | None, None)})
+register_bulk(router, contacts, CONTACT_BULK,
+              {"account_external_id": (str | None, None)})
