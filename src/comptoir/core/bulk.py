@@ -49,6 +49,7 @@ class BulkSpec:
     prepare_new: Preparer | None = None
     derived: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     external_fks: dict[str, str] = field(default_factory=dict)  # attname -> object type
+    unique: list[str] = field(default_factory=list)  # fields unique in the table
 
 
 @dataclass
@@ -124,6 +125,27 @@ def _check_fks(spec: BulkSpec, system: str, staged: list[tuple[int, dict[str, An
     return [(i, r) for i, r in staged if not results[i].errors]
 
 
+def _check_unique(spec: BulkSpec, staged: list[tuple[int, dict[str, Any]]],
+                  results: list[BulkResult]) -> list[tuple[int, dict[str, Any]]]:
+    """A new record may not reuse a unique value held by another record or sent twice."""
+    for name in spec.unique:
+        values = [r.get(name) for _i, r in staged if r.get(name) not in (None, "")]
+        taken: set[Any] = set()
+        for chunk in _chunks(sorted(set(values))):
+            taken |= set(spec.model._default_manager.filter(**{f"{name}__in": chunk})
+                         .values_list(name, flat=True))
+        seen: set[Any] = set()
+        for i, r in staged:
+            value = r.get(name)
+            if value in (None, ""):
+                continue
+            if value in taken or value in seen:
+                results[i].errors.setdefault(name, []).append(
+                    _("Already used by another record: %(value)s.") % {"value": value})
+            seen.add(value)
+    return [(i, r) for i, r in staged if not results[i].errors]
+
+
 @transaction.atomic
 def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, Any]],
                 user: Any, source: str = "bulk", parse: Cleaner | None = None
@@ -186,6 +208,7 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         (new if ref is None else changed).append((i, cleaned))
     new = _check_fks(spec, system, new, results)
     changed = _check_fks(spec, system, changed, results)
+    new = _check_unique(spec, new, results)
 
     audit_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []

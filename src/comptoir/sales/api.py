@@ -6,11 +6,13 @@ from decimal import Decimal
 from ninja import Field, Router, Schema
 
 from comptoir.api.adapters import creator, deleter, updater
+from comptoir.api.bulk import register_bulk
 from comptoir.api.crud import Resource, register, register_nested
 from comptoir.core.models import ObjectType
 from comptoir.crm.api import accounts, opportunities
 
 from . import services
+from .bulk import PRODUCT_BULK
 from .models import PriceList, Product, SalesDocument
 
 router = Router()
@@ -96,3 +98,5 @@ for _res in (products, pricelists, salesdocuments):
     register(router, _res)
 register_nested(router, accounts, salesdocuments, "account_id", "sales-documents")
 register_nested(router, opportunities, salesdocuments, "opportunity_id", "sales-documents")
+
+register_bulk(router, products, PRODUCT_BULK)
