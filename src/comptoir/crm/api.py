@@ -164,3 +164,16 @@ register_bulk(router, accounts, ACCOUNT_BULK,
               {"parent_external_id": (str | None, None)})
 register_bulk(router, contacts, CONTACT_BULK,
               {"account_external_id": (str | None, None)})
+
+
+class TerritoryRunOut(Schema):
+    moved: dict[str, int]
+
+
+@router.post("/accounts/assign-territories", response={200: TerritoryRunOut, **ERRORS},
+             tags=["accounts"])
+def assign_territories(request: HttpRequest, only_unassigned: bool = False) -> Any:
+    """Re-apply the territory rules to every account (data managers and administrators)."""
+    moved = services.accounts_assign_territories(user=request.user,
+                                                 only_unassigned=only_unassigned)
+    return {"moved": moved}
