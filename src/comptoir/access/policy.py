@@ -182,6 +182,12 @@ def restrict_under(queryset: QuerySet[Any], user: Any, account: Model) -> QueryS
     Callers pass ``queryset`` already filtered to the account; knowing the account is visible
     spares the database the scope subquery on every nested list.
     """
-    if rule_for(type(account)).account_path == "" and can(user, "view", account):
-        return queryset
+    if rule_for(type(account)).account_path == "":
+        # Only an account seen through the scope brings its children along; one read through a
+        # role extension (marketing, service) does not: those roles read the children their
+        # own rules allow, through ``restrict`` below.
+        scope = scope_of(user)
+        if scope.sees_all or getattr(account, "owner_id", None) in scope.user_ids \
+                or getattr(account, "territory_id", None) in scope.territory_ids:
+            return queryset
     return restrict(queryset, user)

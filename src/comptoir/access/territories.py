@@ -63,11 +63,12 @@ def rules_q(territory: Territory) -> Q | None:
     q = Q()
     for kind, values in grouped.items():
         field = _FIELD[kind]
-        if kind in _PREFIX_KINDS:
-            any_q = Q()
-            for v in values:
-                any_q |= Q(**{f"{field}__startswith": v})
-            q &= any_q
-        else:
-            q &= Q(**{f"{field}__in": values})
+        # Same semantics as ``matches``: case-insensitive, empty prefixes match nothing.
+        any_q = Q(pk__in=[])
+        for v in values:
+            if kind not in _PREFIX_KINDS:
+                any_q |= Q(**{f"{field}__iexact": v})
+            elif v:
+                any_q |= Q(**{f"{field}__istartswith": v})
+        q &= any_q
     return q

@@ -29,10 +29,14 @@ def error_body(status: int, code: str, message: str,
 
 
 def _loc_to_field(loc: list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "payload", "filters",
-                                               "form", "file", "header", "cookie")]
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "form", "file", "header", "cookie"):
+        parts = parts[1:]  # where the value came from (only there: a field may be ``file``)
+    parts = [p for p in parts if p not in ("payload", "filters")]  # the view's parameter
     # pydantic adds the union member / literal type to the location; keep what names the field
-    parts = [p for p in parts if not p.startswith(("literal[", "function-", "int", "str"))]
+    # (exact type names: ``street`` or ``interest`` are fields)
+    parts = [p for p in parts if not p.startswith(("literal[", "function-"))
+             and p not in ("int", "str")]
     return ".".join(parts) or "__all__"
 
 

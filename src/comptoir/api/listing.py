@@ -10,6 +10,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
@@ -73,7 +74,10 @@ def _split(value: str, kind: str, param: str) -> list[Any]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if kind == "int":
         try:
-            return [int(v) for v in items]
+            ids = [int(v) for v in items]
+            if any(not -(2**63) <= i < 2**63 for i in ids):  # SQLite overflows: a 500
+                raise ValueError(value)
+            return ids
         except ValueError as exc:
             raise ValidationFailed(_("Some filters are not valid."),
                                    fields={param: [_("Give ids (integers), comma-separated.")]}
@@ -189,16 +193,22 @@ def paginate(qs: QuerySet[Any], *, ordering: str, allowed: list[str], cursor: st
     if cursor:
         last_value, last_id = _decode(cursor)
         cmp, id_cmp = ("lt", "lt") if descending else ("gt", "gt")
-        if name == "id":
-            qs = qs.filter(**{f"id__{id_cmp}": last_id})
-        elif last_value is None:
-            qs = qs.filter(**{f"{attname}__isnull": True, f"id__{id_cmp}": last_id})
-        else:
-            after = Q(**{f"{attname}__{cmp}": last_value}) | Q(
-                **{attname: last_value, f"id__{id_cmp}": last_id})
-            if nullable:
-                after |= Q(**{f"{attname}__isnull": True})
-            qs = qs.filter(after)
+        try:  # a decodable cursor may still hold values of the wrong type: 400, not 500
+            if isinstance(last_id, bool) or not isinstance(last_id, int):
+                raise TypeError(last_id)
+            if name == "id":
+                qs = qs.filter(**{f"id__{id_cmp}": last_id})
+            elif last_value is None:
+                qs = qs.filter(**{f"{attname}__isnull": True, f"id__{id_cmp}": last_id})
+            else:
+                after = Q(**{f"{attname}__{cmp}": last_value}) | Q(
+                    **{attname: last_value, f"id__{id_cmp}": last_id})
+                if nullable:
+                    after |= Q(**{f"{attname}__isnull": True})
+                qs = qs.filter(after)
+        except (TypeError, ValueError, ValidationError) as exc:
+            raise BadRequest(_("The cursor is not valid; start again from the first page."),
+                             fields={"cursor": [_("Not a cursor from this API.")]}) from exc
     rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]

@@ -91,13 +91,25 @@ def validation_error_fields(exc: ValidationError) -> dict[str, list[str]]:
     return {NON_FIELD: [str(m) for m in exc.messages]}
 
 
+UNIQUENESS_CODES = frozenset({"unique", "unique_together", "unique_for_date"})
+
+
 def full_clean(instance: models.Model, *, exclude: Iterable[str] = ()) -> None:
-    """``Model.full_clean`` with Django's messages turned into a ``ValidationFailed``."""
+    """``Model.full_clean`` with Django's messages turned into a ``ValidationFailed``.
+
+    When the only problem is a duplicate (unique field or constraint), it is a ``Conflict``
+    (409), the same answer :func:`save` gives when two writers race for the same value.
+    """
     try:
         instance.full_clean(exclude=list(exclude))
     except ValidationError as exc:
-        raise ValidationFailed(_("Some fields are not valid."),
-                               fields=validation_error_fields(exc)) from exc
+        fields = validation_error_fields(exc)
+        errors = ([e for errs in exc.error_dict.values() for e in errs]
+                  if hasattr(exc, "error_dict") else exc.error_list)
+        if errors and all(e.code in UNIQUENESS_CODES for e in errors):
+            raise Conflict(_("This record conflicts with an existing one."),
+                           fields=fields) from exc
+        raise ValidationFailed(_("Some fields are not valid."), fields=fields) from exc
 
 
 def save(instance: models.Model) -> None:

@@ -222,6 +222,8 @@ def contact_create(*, user: Any, data: Mapping[str, Any], custom: Mapping[str, A
     _raise(errors)
     contact = Contact()
     apply_fields(contact, cleaned)
+    if contact.owner_id is None and getattr(user, "is_authenticated", False):
+        contact.owner_id = user.pk  # as for deals, cases, activities: else nobody may delete it
     _check_owner(user, contact.owner_id)
     _consent_stamp(contact, None)
     return create_record(contact, object_type=ObjectType.CONTACT, user=user, source=source,
