@@ -183,8 +183,6 @@ def test_crud(world: Any, api: Any, kind: str) -> None:
     assert pk not in client.ids(path)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the create schema requires pipeline_id and "
-                   "stage_id although opportunity_create defaults them (crm/api.py)")
 def test_create_opportunity_without_stage_uses_the_default_pipeline(world: Any,
                                                                     api: Any) -> None:
     body = api(world.personas.owner).post("opportunities", {
@@ -192,8 +190,6 @@ def test_create_opportunity_without_stage_uses_the_default_pipeline(world: Any,
     assert body["stage_id"] == first_stage()["stage_id"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the create schema requires number although "
-                   "salesdocument_create numbers documents (sales/api.py)")
 def test_create_sales_document_without_number_is_numbered(world: Any, api: Any) -> None:
     body = api(world.personas.owner).post("sales-documents", {
         "kind": "order", "account_id": world.mine.account.pk}).expect(201)

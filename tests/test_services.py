@@ -293,7 +293,7 @@ def test_matching_account_the_user_cannot_see_is_a_clear_conflict(world: Any,
     error = api(world.personas.outsider).post(f"leads/{lead.pk}/convert", {}).error(409)
     assert "Olivia Industries" in error["message"]
     assert "Olivia Owner" in error["message"]
-    assert "siren" in error["message"]
+    assert "SIREN" in error["message"]  # the criterion, in words
     assert counts() == before
     lead.refresh_from_db()
     assert lead.status == Lead.Status.NEW

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
@@ -80,5 +81,5 @@ def token_revoke(request: HttpRequest, pk: int) -> Any:
     updated = ApiToken.objects.filter(pk=pk, user_id=request.user.pk, revoked_at__isnull=True) \
         .update(revoked_at=timezone.now())
     if not updated:
-        raise NotFound("No such active token.")
+        raise NotFound(_("No such active token."))
     return Status(204, None)

@@ -139,11 +139,15 @@ def visibility_q(model: type[Model], user: Any, action: Action = "view") -> Q | 
     if action == "change" and scope.role in rule.role_change_all:
         return None
     if action == "delete":
+        account_owner = (Q(**{f"{_prefix(rule.account_path, 'owner_id')}__in": scope.user_ids})
+                         if rule.account_path is not None else None)
         if rule.owner_path is not None:
-            return Q(**{f"{rule.owner_path}_id__in": scope.user_ids})
-        if rule.account_path is not None:
-            return Q(**{f"{_prefix(rule.account_path, 'owner_id')}__in": scope.user_ids})
-        return Q(pk__in=[])
+            owned = Q(**{f"{rule.owner_path}_id__in": scope.user_ids})
+            if account_owner is not None and rule.account_path != "":
+                # an unowned child (loaded by an import) is the account owner's to delete
+                owned |= Q(**{f"{rule.owner_path}__isnull": True}) & account_owner
+            return owned
+        return account_owner if account_owner is not None else Q(pk__in=[])
     q = Q(pk__in=[])
     if rule.account_path is not None:
         q = _account_q(scope, rule.account_path)

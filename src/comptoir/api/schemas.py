@@ -17,6 +17,10 @@ from pydantic import Field, create_model
 
 _REGISTRY: dict[str, type[Schema]] = {}
 
+# Identifiers and phones are stored compact ("732829320", "+33142685300") but typed with spaces
+# or dots; the services normalise them, so the schema only bounds their raw length loosely.
+NORMALISED = frozenset({"siren", "siret", "vat_number", "naf_code", "phone", "mobile"})
+
 
 def _bounds(field: models.Field) -> dict[str, Any]:
     extra: dict[str, Any] = {}
@@ -55,7 +59,8 @@ def python_type(field: models.Field, *, for_input: bool) -> tuple[Any, dict[str,
         return str, constraints
     if isinstance(field, models.CharField | models.TextField):
         if for_input and field.max_length:
-            constraints["max_length"] = field.max_length
+            loose = 3 if field.name in NORMALISED else 1
+            constraints["max_length"] = field.max_length * loose
         return str, constraints
     return Any, constraints
 

@@ -6,6 +6,7 @@ from comptoir.access.api import router as access_router
 from comptoir.activities.api import router as activities_router
 from comptoir.api.auth import API_AUTH
 from comptoir.api.errors import register_handlers
+from comptoir.api.parser import StrictParser
 from comptoir.core.api import router as core_router
 from comptoir.crm.api import router as crm_router
 from comptoir.crm.overview_api import router as overview_router
@@ -25,6 +26,7 @@ api = NinjaAPI(
     ),
     auth=API_AUTH,
     urls_namespace="api",
+    parser=StrictParser(),
 )
 register_handlers(api)
 for router in (access_router, crm_router, activities_router, service_router, sales_router,

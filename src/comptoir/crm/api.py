@@ -82,6 +82,8 @@ opportunities = Resource(
     tag="opportunities",
     out_fields=[*OPPORTUNITY_WRITE, "status", "closed_at", "created_at", "updated_at"],
     write_fields=OPPORTUNITY_WRITE,
+    # The service defaults them: the default pipeline and its first stage.
+    write_extra={"pipeline_id": (int | None, None), "stage_id": (int | None, None)},
     filter_fields=["name", "account", "contact", "pipeline", "stage", "status", "owner",
                    "amount", "currency", "probability", "expected_close_date", "created_at",
                    "updated_at"],

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from comptoir.access import policy
 from comptoir.access.models import Territory
@@ -100,10 +101,22 @@ def _check_owner(user: Any, owner_id: int | None) -> None:
         )
 
 
+_DENIED = {
+    "view": gettext_lazy("You are not allowed to see this record (%(what)s)."),
+    "change": gettext_lazy("You are not allowed to change this record (%(what)s)."),
+    "delete": gettext_lazy("You are not allowed to delete this record (%(what)s): only its owner, "
+                    "their managers and data managers can."),
+}
+_MATCHED_BY = {
+    "siren": gettext_lazy("SIREN"),
+    "email_domain": gettext_lazy("e-mail domain"),
+    "name": gettext_lazy("name"),
+}
+
+
 def _require(user: Any, action: policy.Action, obj: Any, what: str) -> None:
     if not policy.can(user, action, obj):
-        raise Forbidden(_("You are not allowed to %(action)s this %(what)s.")
-                        % {"action": action, "what": what})
+        raise Forbidden(str(_DENIED[action]) % {"what": what})
 
 
 # --- Accounts ------------------------------------------------------------------------------
@@ -287,6 +300,9 @@ def lead_create(*, user: Any, data: Mapping[str, Any], custom: Mapping[str, Any]
         lead.owner_id = user.pk
     _check_owner(user, lead.owner_id)
     _check_lead_contact_means(lead)
+    if lead.status == Lead.Status.CONVERTED:
+        raise ValidationFailed(_("Use the conversion to convert a lead."),
+                               fields={"status": [_("Use the conversion action.")]})
     return create_record(lead, object_type=ObjectType.LEAD, user=user, source=source,
                          custom=custom)
 
@@ -376,6 +392,10 @@ def lead_convert(
     _require(user, "change", lead, _("lead"))
     if lead.status == Lead.Status.CONVERTED:
         raise Conflict(_("This lead is already converted."))
+    allowed = policy.assignable_owner_ids(user)
+    if lead.owner_id is not None and allowed is not None and lead.owner_id not in allowed:
+        raise Forbidden(_("Only the lead's owner, their managers or a data manager can convert "
+                          "it: the account, contact and deal will belong to its owner."))
     if account_id is not None:
         account = _account_for_write(user, account_id)
         matched_by, created = "chosen", False
@@ -388,7 +408,8 @@ def lead_convert(
                 raise Conflict(
                     _("The account “%(name)s” (owner: %(owner)s) already matches this lead by "
                       "%(how)s; ask its owner or a data manager to convert it.")
-                    % {"name": found.legal_name, "owner": owner, "how": matched_by}
+                    % {"name": found.legal_name, "owner": owner,
+                       "how": _MATCHED_BY.get(matched_by, matched_by)}
                 )
             account, created = found, False
         else:
@@ -440,6 +461,17 @@ def default_pipeline() -> Pipeline:
     return pipeline
 
 
+def _check_opportunity(opp: Opportunity) -> None:
+    errors: dict[str, list[str]] = {}
+    if opp.amount is not None and Decimal(opp.amount) < 0:
+        errors["amount"] = [_("Enter a positive amount.")]
+    if opp.contact_id and not Contact.objects.filter(pk=opp.contact_id,
+                                                     account_id=opp.account_id).exists():
+        errors["contact"] = [_("Choose a contact of the deal's account.")]
+    if errors:
+        raise ValidationFailed(_("Some fields are not valid."), fields=errors)
+
+
 def _apply_stage(opp: Opportunity, stage_changed: bool, probability_given: bool) -> None:
     stage = opp.stage
     if stage.pipeline_id != opp.pipeline_id:
@@ -476,9 +508,7 @@ def opportunity_create(*, user: Any, data: Mapping[str, Any],
     if not Stage.objects.filter(pk=opp.stage_id).exists():
         raise ValidationFailed(_("Unknown stage."), fields={"stage": [_("Unknown stage.")]})
     _apply_stage(opp, True, "probability" in values)
-    if opp.amount is not None and Decimal(opp.amount) < 0:
-        raise ValidationFailed(_("The amount cannot be negative."),
-                               fields={"amount": [_("Enter a positive amount.")]})
+    _check_opportunity(opp)
     return create_record(opp, object_type=ObjectType.OPPORTUNITY, user=user, source=source,
                          custom=custom)
 
@@ -499,6 +529,7 @@ def opportunity_update(*, opportunity: Opportunity, user: Any, data: Mapping[str
     if stage_changed and not Stage.objects.filter(pk=opportunity.stage_id).exists():
         raise ValidationFailed(_("Unknown stage."), fields={"stage": [_("Unknown stage.")]})
     _apply_stage(opportunity, stage_changed, "probability" in values)
+    _check_opportunity(opportunity)
     return update_record(opportunity, {}, object_type=ObjectType.OPPORTUNITY, user=user,
                          source=source, custom=custom, before=before)
 

@@ -6,3 +6,6 @@ class DocumentsConfig(AppConfig):
     name = "comptoir.documents"
     label = "documents"
     verbose_name = _("Documents")
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401

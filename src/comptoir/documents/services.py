@@ -46,6 +46,8 @@ def attachment_create(*, user: Any, target: str, target_id: int, upload: Uploade
     if obj is None or not policy.can(user, "view", obj):
         raise ValidationFailed(_("Unknown or not accessible record."),
                                fields={"target_id": [_("Unknown or not accessible record.")]})
+    if not policy.can(user, "change", obj):
+        raise Forbidden(_("You may read this record but not add files to it."))
     limit = settings.COMPTOIR_ATTACHMENT_MAX_BYTES
     if upload.size is None or upload.size > limit:
         raise TooLarge(_("The file is larger than the limit of %(mb).0f MB.")
@@ -78,11 +80,8 @@ def attachment_delete(*, attachment: Attachment, user: Any, source: str = "app")
         raise Forbidden(_("You are not allowed to delete this attachment."))
     before = snapshot(attachment)
     pk = attachment.pk
-    stored = attachment.file.name
-    storage = attachment.file.storage
-    attachment.delete()
+    attachment.delete()  # the file goes with it on commit (signals.py)
     attachment.pk = pk
     record_change(object_type=ObjectType.ATTACHMENT, instance=attachment, action="delete",
                   user=user, changes={k: [v, None] for k, v in before.items() if v},
                   source=source)
-    transaction.on_commit(lambda: storage.delete(stored))

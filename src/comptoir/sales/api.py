@@ -84,7 +84,9 @@ salesdocuments = Resource(
                 "updated_at"],
     write_fields=DOCUMENT_WRITE,
     out_extra={"lines": (list[LineOut], [])},
-    write_extra={"lines": (list[LineIn] | None, None)},
+    write_extra={"lines": (list[LineIn] | None, None),
+                 # numbered by the service (DEV-2026-000001…) when left out
+                 "number": (str | None, Field(None, min_length=1, max_length=40))},
     filter_fields=["kind", "number", "account", "opportunity", "status", "currency", "owner",
                    "issue_date", "due_date", "total_incl_tax", "amount_due", "updated_at"],
     ordering=["issue_date", "due_date", "number", "total_incl_tax", "amount_due", "updated_at",

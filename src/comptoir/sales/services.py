@@ -132,7 +132,7 @@ def price_for(price_list: PriceList, product_id: int, quantity: Decimal,
             .filter(price_list=price_list, product_id=product_id, min_quantity__lte=quantity)
             .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=day))
             .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=day))
-            .order_by("-min_quantity").first())
+            .order_by("-min_quantity", "-valid_from", "-id").first())
     return item.unit_price if item else None
 
 
@@ -203,6 +203,21 @@ def _check_account(user: Any, account_id: Any) -> None:
                                fields={"account": [_("Unknown or not accessible account.")]})
 
 
+def _check_links(document: SalesDocument) -> None:
+    """The contact and deal of a document belong to its account."""
+    from comptoir.crm.models import Contact, Opportunity
+
+    errors: dict[str, list[str]] = {}
+    if document.contact_id and not Contact.objects.filter(
+            pk=document.contact_id, account_id=document.account_id).exists():
+        errors["contact"] = [_("Choose a contact of the document's account.")]
+    if document.opportunity_id and not Opportunity.objects.filter(
+            pk=document.opportunity_id, account_id=document.account_id).exists():
+        errors["opportunity"] = [_("Choose a deal of the document's account.")]
+    if errors:
+        raise ValidationFailed(_("Some fields are not valid."), fields=errors)
+
+
 def _next_number(kind: str) -> str:
     prefix = f"{NUMBER_PREFIX.get(kind, 'DOC')}-{timezone.localdate().year}-"
     last = (SalesDocument.objects.filter(kind=kind, number__startswith=prefix)
@@ -236,6 +251,7 @@ def salesdocument_create(*, user: Any, data: Mapping[str, Any],
         document.number = _next_number(document.kind)
     if document.owner_id is None and getattr(user, "is_authenticated", False):
         document.owner_id = user.pk
+    _check_links(document)
     built = _apply_lines(document, lines or [], "amount_due" in data)
     document = create_record(document, object_type=ObjectType.SALES_DOCUMENT, user=user,
                              source=source, custom=custom)
@@ -256,6 +272,7 @@ def salesdocument_update(*, document: SalesDocument, user: Any, data: Mapping[st
         _check_account(user, data["account_id"])
     before = snapshot(document)
     apply_fields(document, data)
+    _check_links(document)
     built = _apply_lines(document, lines, "amount_due" in data)
     if built is not None:
         document.lines.all().delete()
