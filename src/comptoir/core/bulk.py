@@ -197,18 +197,18 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                     definitions=custom_defs)
             except Exception as exc:  # ValidationFailed carries field messages
                 errors.update(getattr(exc, "fields", {}) or {"custom": [str(exc)]})
-        if ref is None:
-            for name in required:
-                if cleaned.get(name) in (None, ""):
-                    errors.setdefault(name.removesuffix("_id"), []).append(
-                        _("This field is required."))
         if errors:
             results[i].errors = errors
             continue
         (new if ref is None else changed).append((i, cleaned))
     new = _check_fks(spec, system, new, results)
     changed = _check_fks(spec, system, changed, results)
-    new = _check_unique(spec, new, results)
+    for i, r in new:  # after the external references resolved into ids
+        for name in required:
+            if r.get(name) in (None, ""):
+                results[i].errors.setdefault(name.removesuffix("_id"), []).append(
+                    _("This field is required."))
+    new = _check_unique(spec, [(i, r) for i, r in new if not results[i].errors], results)
 
     audit_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
