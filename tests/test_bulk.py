@@ -49,7 +49,8 @@ def test_create_then_resend_then_change(world: Any, api: Any) -> None:
     entry = AuditEntry.objects.filter(object_type="account", object_id=ids[1],
                                       action="update").get()
     assert entry.changes["legal_name"] == ["Société 1 SAS", "Renommée SA"]
-    assert entry.source == "bulk:erp" and entry.user_id == dm.pk
+    assert entry.source == "bulk:erp"
+    assert entry.user_id == dm.pk
     assert OutboxEvent.objects.filter(topic="account.updated", object_id=ids[1]).exists()
 
 
