@@ -66,7 +66,8 @@ class TokenCreated(TokenOut):
 
 @router.get("/me/tokens", response={200: list[TokenOut], **ERRORS})
 def token_list(request: HttpRequest) -> Any:
-    return list(ApiToken.objects.filter(user_id=request.user.pk).order_by("-created_at"))
+    mine = ApiToken.objects.filter(user_id=request.user.pk or 0)
+    return list(mine.order_by("-created_at"))
 
 
 @router.post("/me/tokens", response={201: TokenCreated, **ERRORS})
@@ -78,8 +79,8 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
 
 @router.delete("/me/tokens/{int:pk}", response={204: None, **ERRORS})
 def token_revoke(request: HttpRequest, pk: int) -> Any:
-    updated = ApiToken.objects.filter(pk=pk, user_id=request.user.pk, revoked_at__isnull=True) \
-        .update(revoked_at=timezone.now())
+    updated = ApiToken.objects.filter(pk=pk, user_id=request.user.pk or 0,
+                                      revoked_at__isnull=True).update(revoked_at=timezone.now())
     if not updated:
         raise NotFound(_("No such active token."))
     return Status(204, None)

@@ -10,7 +10,7 @@ from django.db.models import Q
 
 from .models import Territory, TerritoryRule
 
-_FIELD = {
+_FIELD: dict[str, str] = {
     TerritoryRule.Kind.POSTCODE_PREFIX: "billing_postcode",
     TerritoryRule.Kind.COUNTRY: "billing_country",
     TerritoryRule.Kind.NAF_PREFIX: "naf_code",

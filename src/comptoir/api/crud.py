@@ -114,7 +114,8 @@ def register(router: Router, res: Resource) -> None:
 
     @router.get(f"/{p}", response={200: Page, **ERRORS}, tags=[res.tag],
                 operation_id=f"{name}_list", summary=f"List {res.model._meta.verbose_name_plural}")
-    def list_(request: HttpRequest, filters: Query[Filters], cursor: str | None = None,
+    def list_(request: HttpRequest, filters: Query[Filters],  # type: ignore[valid-type]
+              cursor: str | None = None,
               limit: int = 50, ordering: str | None = None) -> Any:
         return res.list_page(request, res.visible(request.user), filters, cursor, limit, ordering)
 
@@ -129,7 +130,8 @@ def register(router: Router, res: Resource) -> None:
 
         @router.post(f"/{p}", response={201: Out, **ERRORS}, tags=[res.tag],
                      operation_id=f"{name}_create")
-        def create(request: HttpRequest, payload: Create) -> Any:
+        def create(request: HttpRequest,
+                   payload: Create) -> Any:  # type: ignore[valid-type]
             obj = create_fn(request.user, payload_dict(payload))
             return Status(201, res.queryset().get(pk=obj.pk))
 
@@ -139,7 +141,8 @@ def register(router: Router, res: Resource) -> None:
 
         @router.patch(f"/{p}/{{int:pk}}", response={200: Out, **ERRORS}, tags=[res.tag],
                       operation_id=f"{name}_update")
-        def update(request: HttpRequest, pk: int, payload: Patch) -> Any:
+        def update(request: HttpRequest, pk: int,
+                   payload: Patch) -> Any:  # type: ignore[valid-type]
             obj = res.get(request.user, pk)
             update_fn(obj, request.user, payload_dict(payload))
             return res.queryset().get(pk=pk)
@@ -162,7 +165,9 @@ def register_nested(router: Router, parent: Resource, child: Resource, fk: str,
 
     @router.get(f"/{parent.path}/{{int:pk}}/{name}", response={200: Page, **ERRORS},
                 tags=[parent.tag], operation_id=f"{parent.model._meta.model_name}_{name}")
-    def nested(request: HttpRequest, pk: int, filters: Query[Filters], cursor: str | None = None,
+    def nested(request: HttpRequest, pk: int,
+               filters: Query[Filters],  # type: ignore[valid-type]
+               cursor: str | None = None,
                limit: int = 50, ordering: str | None = None) -> Any:
         owner = parent.get(request.user, pk)
         qs = policy.restrict_under(child.queryset().filter(**{fk: owner.pk}), request.user,

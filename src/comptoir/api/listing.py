@@ -108,7 +108,8 @@ def apply_filters(qs: QuerySet[Any], values: dict[str, Any], lookups: dict[str, 
 def apply_custom_filters(qs: QuerySet[Any], request: HttpRequest, object_type: str
                          ) -> QuerySet[Any]:
     """``?cf_<name>=value`` filters on custom fields, typed by their definition."""
-    wanted = {k[3:]: v for k, v in request.GET.items() if k.startswith("cf_")}
+    wanted: dict[str, str] = {k[3:]: str(v) for k, v in request.GET.items()
+                              if k.startswith("cf_")}
     if not wanted:
         return qs
     defs = {cf.name: cf for cf in CustomField.objects.filter(object_type=object_type,
@@ -182,6 +183,7 @@ def paginate(qs: QuerySet[Any], *, ordering: str, allowed: list[str], cursor: st
     field = qs.model._meta.get_field(name) if name != "id" else None
     nullable = bool(field is not None and getattr(field, "null", False))
     attname = getattr(field, "attname", name) if field is not None else "id"
+    order: list[Any]
     if name == "id":
         order = ["-id" if descending else "id"]
     elif nullable:

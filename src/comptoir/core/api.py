@@ -29,7 +29,7 @@ ObjectTypeLit = Literal[tuple(OBJECT_MODELS)]  # type: ignore[valid-type]
 
 
 class CustomFieldIn(Schema):
-    object_type: ObjectTypeLit
+    object_type: ObjectTypeLit  # type: ignore[valid-type]
     name: str = Field(..., pattern=r"^[a-z][a-z0-9_]{0,49}$")
     label: str = Field(..., min_length=1, max_length=100)
     type: Literal["text", "number", "date", "choice", "boolean"] = "text"
@@ -78,7 +78,8 @@ class AuditOut(Schema):
 
 @router.get("/audit/{object_type}/{int:object_id}", response={200: list[AuditOut], **ERRORS},
             tags=["audit"])
-def audit_trail(request: HttpRequest, object_type: ObjectTypeLit, object_id: int,
+def audit_trail(request: HttpRequest, object_type: ObjectTypeLit,  # type: ignore[valid-type]
+                object_id: int,
                 limit: int = Query(100, ge=1, le=1000)) -> Any:
     """Who changed what and when on one record you can see, newest first."""
     model = apps.get_model(OBJECT_MODELS[object_type])

@@ -79,7 +79,7 @@ def _required_fields(model: type[models.Model], names: Sequence[str]) -> list[st
 
 
 def _fk_targets(model: type[models.Model], names: Sequence[str]) -> dict[str, type[models.Model]]:
-    return {f.attname: f.related_model for f in model._meta.concrete_fields
+    return {f.attname: f.related_model for f in model._meta.concrete_fields  # type: ignore[misc]
             if isinstance(f, models.ForeignKey) and f.attname in names}
 
 

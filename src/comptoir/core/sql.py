@@ -26,12 +26,23 @@ def converters(model: type[models.Model], columns: Sequence[str]) -> list[Conver
         if isinstance(field, models.ForeignKey):
             field = field.target_field
         if isinstance(field, _PLAIN) and not isinstance(field, models.JSONField):
-            out.append(lambda v: v)
+            out.append(_identity)
         elif isinstance(field, models.DateTimeField):
-            out.append(_memo(lambda v, f=field: f.get_db_prep_save(v, connection)))
+            out.append(_memo(_prep(field)))
         else:
-            out.append(lambda v, f=field: f.get_db_prep_save(v, connection))
+            out.append(_prep(field))
     return out
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _prep(field: Any) -> Converter:
+    def convert(value: Any) -> Any:
+        return field.get_db_prep_save(value, connection)
+
+    return convert
 
 
 def _memo(fn: Converter) -> Converter:
@@ -95,7 +106,7 @@ def update_many(model: type[models.Model], columns: Sequence[str],
     table = connection.ops.quote_name(model._meta.db_table)
     sets = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in columns)
     pk = connection.ops.quote_name(model._meta.pk.column)
-    conv = [*converters(model, columns), lambda v: v]
+    conv = [*converters(model, columns), _identity]
     sql = f"UPDATE {table} SET {sets} WHERE {pk} = %s"
     data = [[c(v) for c, v in zip(conv, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:

@@ -31,10 +31,12 @@ SECTIONS = {
 }
 
 
-OverviewOut = create_model(
-    "AccountOverview", __base__=Schema, account=(accounts.out, ...),
-    **{name: (list[res.out], []) for name, (res, _o) in SECTIONS.items()},  # type: ignore[misc]
-    more=(dict[str, bool], {}),
+_fields: dict[str, Any] = {
+    name: (list[res.out], []) for name, (res, _o) in SECTIONS.items()  # type: ignore[name-defined]
+}
+OverviewOut = create_model(  # type: ignore[call-overload]
+    "AccountOverview", __base__=Schema, account=(accounts.out, ...), more=(dict[str, bool], {}),
+    **_fields,
 )
 
 
@@ -50,7 +52,8 @@ def account_overview(request: HttpRequest, pk: int, limit: int = 10) -> Any:
                                    account)
         field = ordering.lstrip("-")
         qs = qs.order_by(ordering, "-id" if ordering.startswith("-") else "id") \
-            if res.model._meta.get_field(field).null is False else qs.order_by(ordering, "id")
+            if not getattr(res.model._meta.get_field(field), "null", False) \
+            else qs.order_by(ordering, "id")
         rows = list(qs[: limit + 1])
         out[name] = rows[:limit]
         out["more"][name] = len(rows) > limit

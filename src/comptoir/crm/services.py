@@ -186,10 +186,10 @@ def accounts_assign_territories(*, user: Any, only_unassigned: bool = False) -> 
     claimed = Q(pk__in=[])
     user_id = user.pk if getattr(user, "is_authenticated", False) else None
     targets: list[tuple[Territory | None, Q]] = []
-    for territory in active_territories():
-        q = rules_q(territory)
+    for candidate in active_territories():
+        q = rules_q(candidate)
         if q is not None:
-            targets.append((territory, q & ~claimed))
+            targets.append((candidate, q & ~claimed))
             claimed |= q
     targets.append((None, ~claimed))
     for territory, q in targets:

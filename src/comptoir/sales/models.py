@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from comptoir.core.models import CustomFieldsModel, TimeStampedModel
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY_DIGITS, MONEY_PLACES = 14, 2
 
 
 class Product(CustomFieldsModel):
@@ -61,7 +61,8 @@ class PriceList(TimeStampedModel):
 class PriceListItem(models.Model):
     price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
-    unit_price = models.DecimalField(_("unit price"), **MONEY)
+    unit_price = models.DecimalField(_("unit price"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     min_quantity = models.DecimalField(_("minimum quantity"), max_digits=12, decimal_places=3,
                                        default=Decimal("1"))
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
@@ -114,10 +115,14 @@ class SalesDocument(CustomFieldsModel):
     start_date = models.DateField(_("start date"), null=True, blank=True)
     end_date = models.DateField(_("end date"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
-    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"), **MONEY)
-    total_tax = models.DecimalField(_("tax"), default=Decimal("0"), **MONEY)
-    total_incl_tax = models.DecimalField(_("total incl. tax"), default=Decimal("0"), **MONEY)
-    amount_due = models.DecimalField(_("amount due"), default=Decimal("0"), **MONEY)
+    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    total_tax = models.DecimalField(_("tax"), default=Decimal("0"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    total_incl_tax = models.DecimalField(_("total incl. tax"), default=Decimal("0"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    amount_due = models.DecimalField(_("amount due"), default=Decimal("0"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
                               blank=True, on_delete=models.SET_NULL,
                               related_name="sales_documents")
@@ -143,14 +148,16 @@ class SalesDocumentLine(models.Model):
     description = models.CharField(_("description"), max_length=500)
     quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3,
                                    default=Decimal("1"))
-    unit_price = models.DecimalField(_("unit price"), **MONEY)
+    unit_price = models.DecimalField(_("unit price"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     discount_percent = models.DecimalField(
         _("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     tax_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
                                    default=Decimal("20.00"))
-    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"), **MONEY)
+    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"),
+        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
 
     class Meta:
         verbose_name = _("line")

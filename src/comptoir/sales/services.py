@@ -29,7 +29,7 @@ from comptoir.crm.models import Account
 from .models import PriceList, PriceListItem, Product, SalesDocument, SalesDocumentLine
 
 CENT = Decimal("0.01")
-NUMBER_PREFIX = {
+NUMBER_PREFIX: dict[str, str] = {
     SalesDocument.Kind.QUOTE: "DEV", SalesDocument.Kind.ORDER: "CMD",
     SalesDocument.Kind.CONTRACT: "CTR", SalesDocument.Kind.INVOICE: "FAC",
     SalesDocument.Kind.CREDIT_NOTE: "AVO",
