@@ -1,0 +1,17 @@
+"""Back office for pipelines and stages (R14); records themselves are worked in the app/API."""
+
+from django.contrib import admin
+
+from .models import Pipeline, Stage
+
+
+class StageInline(admin.TabularInline):
+    model = Stage
+    extra = 1
+    ordering = ("order",)
+
+
+@admin.register(Pipeline)
+class PipelineAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_default")
+    inlines = [StageInline]
