@@ -12,7 +12,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "first_name", "last_name", "role", "manager", "is_active")
     list_filter = ("role", "is_active", "teams")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Comptoir"), {"fields": ("role", "manager", "language", "phone")}),
     )
     autocomplete_fields = ("manager",)

@@ -1,0 +1,50 @@
+# Comptoir: `make run` to run it, `make test` to check it. Every target is idempotent: the
+# virtual environment is created once, dependencies are reinstalled only when pyproject.toml
+# changes, migrations apply only what is new and the demo loads only into an empty database.
+
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test install install-test lint clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Comptoir needs Python 3.11 or later (PYTHON=$(PYTHON))."; exit 1; }
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+		echo "Cannot create a virtual environment: on Debian/Ubuntu install python3.11-venv."; \
+		exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files: reinstall when pyproject.toml changes, not on every run.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(BIN)/comptoir migrate --noinput
+	$(BIN)/comptoir demo --if-empty
+	$(BIN)/comptoir serve --host $(HOST) --port $(PORT)
+
+lint: install-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+	$(BIN)/comptoir makemigrations --check --dry-run
+
+# On SQLite by default; with DATABASE_URL=postgres://… set, on PostgreSQL.
+test: lint
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache .mypy_cache
