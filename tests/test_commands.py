@@ -55,8 +55,23 @@ def test_createtoken_refuses_an_inactive_user(db: None) -> None:
         call_command("createtoken", "gone", stdout=StringIO(), stderr=StringIO())
 
 
-def test_worker_batch_runs_and_exits(db: None) -> None:
-    call_command("worker", "--batch", "--interval", "0", stdout=StringIO(), stderr=StringIO())
+@pytest.fixture(scope="module")
+def site_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a separate, migrated SQLite site: commands run as a user runs them.
+
+    A subprocess cannot see the test database (it lives in the test's transaction), and the
+    worker closes its connections when done, which must not happen to the test's own.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["COMPTOIR_DATA_DIR"] = str(tmp_path_factory.mktemp("site") / "data")
+    subprocess.run([COMPTOIR, "migrate", "-v0"], env=env, check=True, timeout=300)
+    return env
+
+
+def test_worker_batch_runs_and_exits(site_env: dict[str, str]) -> None:
+    done = subprocess.run([COMPTOIR, "worker", "--batch", "--interval", "0"], env=site_env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("args", [["--interval", "-1"], ["--max-tasks", "0"]])
@@ -92,11 +107,9 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_serve_runs_web_and_worker_and_stops_cleanly(tmp_path: Path) -> None:
+def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str]) -> None:
     """``comptoir serve`` as ``make run`` starts it: real gunicorn, real worker, SIGTERM."""
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["COMPTOIR_DATA_DIR"] = str(tmp_path / "data")
-    subprocess.run([COMPTOIR, "migrate", "-v0"], env=env, check=True, timeout=300)
+    env = site_env
     port = _free_port()
     process = subprocess.Popen(
         [COMPTOIR, "serve", "--port", str(port), "--workers", "1"], env=env,
