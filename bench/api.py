@@ -32,6 +32,7 @@ def main() -> None:
     data_dir = args.data_dir or ROOT / "bench" / "out" / f"api-{n}"
     data_dir.mkdir(parents=True, exist_ok=True)
 
+    (data_dir / "static").mkdir(exist_ok=True)
     comptoir(data_dir, "migrate", "-v0")
     setup_django(data_dir)
     from django.db.models import Count
@@ -59,29 +60,32 @@ def main() -> None:
     _t, token = issue_token(rep, "bench")
     rnd = random.Random(1)
 
-    def list_path() -> str:
+    def list_path() -> tuple[str, str]:
         choice = rnd.randrange(4)
         if choice == 0:
-            return "/api/v1/accounts?status=customer&limit=50"
+            return "status", "/api/v1/accounts?status=customer&limit=50"
         if choice == 1:
-            return f"/api/v1/accounts?billing_postcode__startswith={rnd.choice(postcodes)[:2]}" \
-                   "&limit=50"
+            return "postcode", ("/api/v1/accounts?billing_postcode__startswith="
+                                f"{rnd.choice(postcodes)[:2]}&limit=50")
         if choice == 2:
-            return f"/api/v1/accounts?owner_id={rep.pk}&ordering=-updated_at&limit=50"
-        return "/api/v1/accounts?status=prospect,customer&ordering=legal_name&limit=50"
+            return "owner", f"/api/v1/accounts?owner_id={rep.pk}&ordering=-updated_at&limit=50"
+        return "name", "/api/v1/accounts?status=prospect,customer&ordering=legal_name&limit=50"
 
     with server(data_dir) as port:
         http = Http(port, token)
         for _ in range(10):  # warm both workers
-            http.request("GET", list_path())
+            http.request("GET", list_path()[1])
             http.request("GET", f"/api/v1/accounts/{rnd.choice(sample_ids)}/overview")
         list_times, detail_times, page2_times = [], [], []
+        by_kind: dict[str, list[float]] = {}
         for _ in range(args.requests):
-            status, seconds, body = http.request("GET", list_path())
+            kind, path = list_path()
+            status, seconds, body = http.request("GET", path)
             assert status == 200, (status, body)
             list_times.append(seconds)
+            by_kind.setdefault(kind, []).append(seconds)
             if body["next_cursor"] and len(page2_times) < args.requests // 4:
-                path = f"/api/v1/accounts?limit=50&cursor={body['next_cursor']}"
+                path = f"{path}&cursor={body['next_cursor']}"
                 status, seconds, _b = http.request("GET", path)
                 page2_times.append(seconds)
         for _ in range(args.requests):
@@ -93,6 +97,7 @@ def main() -> None:
         "accounts": accounts, "contacts": contacts, "rep_visible_accounts": visible_count,
         "demo_load_seconds": load_seconds,
         "filtered_list": percentiles(list_times),
+        "filtered_list_by_filter": {k: percentiles(v) for k, v in sorted(by_kind.items())},
         "next_page": percentiles(page2_times) if page2_times else None,
         "account_overview": percentiles(detail_times),
         "target_p95_ms": 50,
@@ -100,6 +105,8 @@ def main() -> None:
     print(f"{accounts} accounts, {contacts} contacts; rep {rep.username} sees {visible_count}")
     print(f"filtered account list : p50 {result['filtered_list']['p50_ms']} ms, "
           f"p95 {result['filtered_list']['p95_ms']} ms")
+    for kind, figures in result["filtered_list_by_filter"].items():
+        print(f"  {kind:<9}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms")
     print(f"account 360° overview : p50 {result['account_overview']['p50_ms']} ms, "
           f"p95 {result['account_overview']['p95_ms']} ms")
     print(json.dumps(result))

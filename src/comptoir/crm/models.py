@@ -88,6 +88,8 @@ class Account(CustomFieldsModel):
         verbose_name_plural = _("accounts")
         indexes = [
             models.Index(fields=["owner", "legal_name"], name="account_owner_name"),
+            # "my accounts, latest changes first", the default view of a rep's list
+            models.Index(fields=["owner", "updated_at", "id"], name="account_owner_updated"),
             models.Index(fields=["territory", "legal_name"], name="account_territory_name"),
             models.Index(fields=["legal_name", "id"], name="account_name_id"),
             models.Index(fields=["billing_postcode"], name="account_postcode"),
