@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "comptoir.service",
     "comptoir.sales",
     "comptoir.documents",
+    "comptoir.integration",
 ]
 
 MIDDLEWARE = [

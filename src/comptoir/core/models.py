@@ -130,6 +130,9 @@ class ExternalRef(models.Model):
     object_id = models.BigIntegerField(_("local id"))
     content_hash = models.CharField(max_length=32, blank=True, default="")
     synced_at = models.DateTimeField(_("last synchronised"), auto_now=True)
+    # A tombstone: the record was deleted in the other system. The local record stays (it has
+    # a history); the sync says so instead of silently forgetting it.
+    deleted_at = models.DateTimeField(_("deleted in the other system"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("external reference")

@@ -1,0 +1,1 @@
+"""Integration: connections to other systems (ERP first), sync runs, quarantine, outbound."""

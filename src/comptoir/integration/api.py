@@ -1,0 +1,308 @@
+"""``/api/v1/integration/``: connections, runs, quarantine and replay (data managers, admins).
+
+Secrets are write-only: they are accepted on create and update and never returned, only the
+names of the secrets that are set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+from ninja.responses import Status
+
+from comptoir.access import policy
+from comptoir.api.crud import ERRORS
+from comptoir.api.listing import paginate
+from comptoir.core.errors import Forbidden, NotFound, ValidationFailed
+
+from .models import Connection, QuarantinedRecord, SyncRun
+from .services import connection_validate, quarantine_replay, sync_run_start
+
+router = Router(tags=["integration"])
+
+
+def _check(request: HttpRequest) -> None:
+    if not policy.sees_all(request.user):
+        raise Forbidden(_("Integration is reserved to data managers and administrators."))
+
+
+class ConnectionIn(Schema):
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)
+    label: str = ""
+    connector: str
+    direction: Connection.Direction = Connection.Direction.INBOUND
+    parameters: dict[str, Any] = {}
+    secrets: dict[str, str] = Field({}, description="Write-only; 'env:NAME' reads it from the "
+                                                    "environment of the worker.")
+    mapping: str = Field(..., description="The TOML mapping.")
+    owned_fields: dict[str, list[str]] = {}
+    schedule_minutes: int | None = Field(None, ge=1)
+    batch_size: int = Field(5000, ge=1, le=10_000)
+    enabled: bool = True
+
+
+class ConnectionPatch(Schema):
+    label: str | None = None
+    parameters: dict[str, Any] | None = None
+    secrets: dict[str, str] | None = None
+    mapping: str | None = None
+    owned_fields: dict[str, list[str]] | None = None
+    schedule_minutes: int | None = Field(None, ge=1)
+    batch_size: int | None = Field(None, ge=1, le=10_000)
+    enabled: bool | None = None
+
+
+class ConnectionOut(Schema):
+    id: int
+    name: str
+    label: str
+    connector: str
+    direction: str
+    parameters: dict[str, Any]
+    secrets_set: list[str]
+    mapping: str
+    owned_fields: dict[str, list[str]]
+    schedule_minutes: int | None
+    batch_size: int
+    enabled: bool
+    last_run_id: int | None
+    last_run_status: str | None
+
+
+def _connection_out(c: Connection) -> dict[str, Any]:
+    last = c.runs.order_by("-id").first()
+    return {"id": c.pk, "name": c.name, "label": c.label, "connector": c.connector,
+            "direction": c.direction, "parameters": c.parameters,
+            "secrets_set": sorted(k for k, v in c.secrets.items() if v), "mapping": c.mapping,
+            "owned_fields": c.owned_fields, "schedule_minutes": c.schedule_minutes,
+            "batch_size": c.batch_size, "enabled": c.enabled,
+            "last_run_id": last.pk if last else None,
+            "last_run_status": last.status if last else None}
+
+
+def _get(name: str) -> Connection:
+    c = Connection.objects.filter(name=name).first()
+    if c is None:
+        raise NotFound(_("No connection named %(name)s.") % {"name": name})
+    return c
+
+
+@router.get("/integration/connections", response={200: list[ConnectionOut], **ERRORS})
+def connections_list(request: HttpRequest) -> Any:
+    _check(request)
+    return [_connection_out(c) for c in Connection.objects.order_by("name")]
+
+
+@router.post("/integration/connections", response={201: ConnectionOut, **ERRORS})
+def connection_create(request: HttpRequest, payload: ConnectionIn) -> Any:
+    _check(request)
+    if Connection.objects.filter(name=payload.name).exists():
+        raise ValidationFailed(_("This name is taken."), fields={"name": [_("Already used.")]})
+    c = Connection(**payload.dict())
+    connection_validate(c)
+    c.save()
+    return Status(201, _connection_out(c))
+
+
+@router.get("/integration/connections/{name}", response={200: ConnectionOut, **ERRORS})
+def connection_detail(request: HttpRequest, name: str) -> Any:
+    _check(request)
+    return _connection_out(_get(name))
+
+
+@router.patch("/integration/connections/{name}", response={200: ConnectionOut, **ERRORS})
+def connection_update(request: HttpRequest, name: str, payload: ConnectionPatch) -> Any:
+    _check(request)
+    c = _get(name)
+    for key, value in payload.dict(exclude_unset=True).items():
+        if key == "secrets" and value is not None:
+            value = {**c.secrets, **value}  # a secret is replaced, never read back
+        setattr(c, key, value)
+    connection_validate(c)
+    c.save()
+    return _connection_out(c)
+
+
+@router.delete("/integration/connections/{name}", response={204: None, **ERRORS})
+def connection_delete(request: HttpRequest, name: str) -> Any:
+    _check(request)
+    _get(name).delete()
+    return Status(204, None)
+
+
+class RunIn(Schema):
+    full: bool = False
+    dry_run: bool = False
+
+
+class RunOut(Schema):
+    id: int
+    connection: str
+    status: str
+    trigger: str
+    dry_run: bool
+    full: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    lag_seconds: float | None
+    read: int
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    quarantined: int
+    error_category: str
+    error_message: str
+    details: dict[str, Any]
+
+
+def _run_out(r: SyncRun) -> dict[str, Any]:
+    return {**{f: getattr(r, f) for f in RunOut.model_fields if f != "connection"},
+            "connection": r.connection.name}
+
+
+class RunPage(Schema):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+@router.post("/integration/connections/{name}/runs", response={202: RunOut, **ERRORS})
+def run_start(request: HttpRequest, name: str, payload: RunIn) -> Any:
+    """Queue a run; the worker executes it. Poll the run to see it progress and end."""
+    _check(request)
+    from .tasks import execute_run
+
+    run = sync_run_start(_get(name), trigger=SyncRun.Trigger.API, user=request.user,
+                         full=payload.full, dry_run=payload.dry_run)
+    transaction.on_commit(lambda: execute_run.enqueue(run.pk))
+    return Status(202, _run_out(run))
+
+
+class RunFilters(Schema):
+    connection: str | None = None
+    status: SyncRun.Status | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+@router.get("/integration/runs", response={200: RunPage, **ERRORS})
+def runs_list(request: HttpRequest, filters: Query[RunFilters]) -> Any:
+    _check(request)
+    qs = SyncRun.objects.select_related("connection")
+    if filters.connection:
+        qs = qs.filter(connection__name=filters.connection)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    rows, nxt = paginate(qs, ordering="-id", allowed=["id"], cursor=filters.cursor,
+                         limit=filters.limit)
+    return {"items": [_run_out(r) for r in rows], "next_cursor": nxt}
+
+
+@router.get("/integration/runs/{run_id}", response={200: RunOut, **ERRORS})
+def run_detail(request: HttpRequest, run_id: int) -> Any:
+    _check(request)
+    run = SyncRun.objects.select_related("connection").filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(_("No such run."))
+    return _run_out(run)
+
+
+class QuarantineOut(Schema):
+    id: int
+    connection: str
+    run_id: int | None
+    stream: str
+    external_id: str
+    position: str
+    payload: dict[str, Any]
+    field: str
+    reason: str
+    errors: dict[str, Any]
+    status: str
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class QuarantinePage(Schema):
+    items: list[QuarantineOut]
+    next_cursor: str | None
+
+
+def _q_out(q: QuarantinedRecord) -> dict[str, Any]:
+    return {**{f: getattr(q, f) for f in QuarantineOut.model_fields if f != "connection"},
+            "connection": q.connection.name}
+
+
+class QuarantineFilters(Schema):
+    connection: str | None = None
+    stream: str | None = None
+    status: QuarantinedRecord.Status | None = QuarantinedRecord.Status.OPEN
+    run_id: int | None = None
+    cursor: str | None = None
+    limit: int = 50
+
+
+@router.get("/integration/quarantine", response={200: QuarantinePage, **ERRORS})
+def quarantine_list(request: HttpRequest, filters: Query[QuarantineFilters]) -> Any:
+    _check(request)
+    qs = QuarantinedRecord.objects.select_related("connection")
+    for name in ("stream", "status", "run_id"):
+        value = getattr(filters, name)
+        if value not in (None, ""):
+            qs = qs.filter(**{name: value})
+    if filters.connection:
+        qs = qs.filter(connection__name=filters.connection)
+    rows, nxt = paginate(qs, ordering="-id", allowed=["id"], cursor=filters.cursor,
+                         limit=filters.limit)
+    return {"items": [_q_out(q) for q in rows], "next_cursor": nxt}
+
+
+def _get_q(record_id: int) -> QuarantinedRecord:
+    q = QuarantinedRecord.objects.select_related("connection").filter(pk=record_id).first()
+    if q is None:
+        raise NotFound(_("No such quarantined record."))
+    return q
+
+
+class QuarantinePatch(Schema):
+    payload: dict[str, Any]
+
+
+@router.patch("/integration/quarantine/{record_id}", response={200: QuarantineOut, **ERRORS})
+def quarantine_fix(request: HttpRequest, record_id: int, payload: QuarantinePatch) -> Any:
+    """Correct the record as received (the source's fields), before replaying it."""
+    _check(request)
+    q = _get_q(record_id)
+    if q.status != QuarantinedRecord.Status.OPEN:
+        raise ValidationFailed(_("Only a record still to fix can be edited."),
+                               fields={"status": [q.status]})
+    q.payload = {**q.payload, **payload.payload}
+    q.save(update_fields=["payload"])
+    return _q_out(q)
+
+
+@router.post("/integration/quarantine/{record_id}/replay",
+             response={200: QuarantineOut, **ERRORS})
+def quarantine_replay_view(request: HttpRequest, record_id: int) -> Any:
+    """Apply the (corrected) record again through the same mapping and rules."""
+    _check(request)
+    return _q_out(quarantine_replay(_get_q(record_id), user=request.user))
+
+
+@router.post("/integration/quarantine/{record_id}/discard",
+             response={200: QuarantineOut, **ERRORS})
+def quarantine_discard(request: HttpRequest, record_id: int) -> Any:
+    _check(request)
+    q = _get_q(record_id)
+    QuarantinedRecord.objects.filter(pk=q.pk).update(
+        status=QuarantinedRecord.Status.DISCARDED, resolved_at=timezone.now())
+    q.refresh_from_db()
+    return _q_out(q)

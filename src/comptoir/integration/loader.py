@@ -1,0 +1,229 @@
+"""The loader: applies mapped batches to the domain tables through the bulk upsert.
+
+Each batch is one transaction holding the records' writes (with their audit entries, outbox
+events and external references), the quarantined records, the tombstones, the run's counts and
+the stream's new cursor: a run killed at any point leaves either the whole batch or none of it,
+and the next run resumes after the last committed cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from comptoir.core.bulk import BulkSpec, bulk_upsert
+from comptoir.core.models import AuditEntry, ExternalRef, OutboxEvent
+from comptoir.crm.bulk import ACCOUNT_BULK, CONTACT_BULK
+from comptoir.sales.bulk import PRODUCT_BULK
+
+from .engine.core import Batch, Record
+from .engine.errors import PermanentError
+from .engine.mapping import StreamMapping
+from .models import Connection, QuarantinedRecord, StreamState, SyncRun
+
+SPECS: dict[str, BulkSpec] = {spec.object_type: spec for spec in
+                              (ACCOUNT_BULK, CONTACT_BULK, PRODUCT_BULK)}
+
+
+def target_fields() -> dict[str, set[str]]:
+    """What a mapping may write, per target: the bulk fields, parents by external id."""
+    out: dict[str, set[str]] = {}
+    for name, spec in SPECS.items():
+        names = {f for f in spec.fields if f != "custom"}
+        names |= {a.removesuffix("_id") + "_external_id" for a in spec.external_fks}
+        out[name] = names
+    return out
+
+
+Parser = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, list[str]]]]
+
+
+def field_parser(model: type[models.Model], names: set[str]) -> Parser:
+    """Type and check values with the model fields' own rules (choices, lengths, numbers).
+
+    Foreign keys are only typed here; their existence is checked set-based by the upsert.
+    """
+    fields = {f.attname: f for f in model._meta.concrete_fields if f.attname in names}
+
+    def parse(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        out: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        for key, value in record.items():
+            f = fields.get(key)
+            if f is None:
+                out[key] = value
+                continue
+            if value is None and not f.null:
+                value = "" if isinstance(f, models.CharField | models.TextField) else None
+            try:
+                if isinstance(f, models.ForeignKey):
+                    value = None if value in (None, "") else f.target_field.to_python(value)
+                elif value not in (None, ""):
+                    value = f.clean(value, None)
+            except ValidationError as exc:
+                errors[key] = list(exc.messages)
+                continue
+            out[key] = value
+        return out, errors
+
+    return parse
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    quarantined: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)  # dry runs: what would change
+
+    def add(self, other: Counts) -> None:
+        for name in ("read", "created", "updated", "unchanged", "deleted", "quarantined"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.changes.extend(other.changes)
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in
+                ("read", "created", "updated", "unchanged", "deleted", "quarantined")}
+
+
+def _quarantine(run: SyncRun, stream: str, record: Record, *, external_id: str,
+                errors: dict[str, Any], reason: str = "", discard: bool = False
+                ) -> QuarantinedRecord:
+    first_field = next(iter(errors), "") if errors else ""
+    if not reason:
+        reason = "; ".join(f"{k}: {' '.join(v) if isinstance(v, list) else v}"
+                           for k, v in errors.items())
+    return QuarantinedRecord(
+        connection_id=run.connection_id, run=run, stream=stream, external_id=external_id[:120],
+        position=record.position[:120], payload=_json_safe(record.data), field=first_field[:120],
+        reason=reason, errors={k: v if isinstance(v, list) else [str(v)]
+                               for k, v in errors.items()},
+        status=QuarantinedRecord.Status.DISCARDED if discard else QuarantinedRecord.Status.OPEN,
+    )
+
+
+def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    from comptoir.core.services import json_value
+
+    return {str(k): json_value(v) for k, v in data.items()}
+
+
+class Loader:
+    """Applies one stream mapping's share of each batch (see ``apply_batch``)."""
+
+    def __init__(self, run: SyncRun, connection: Connection, system: str,
+                 mapping: StreamMapping, *, user: Any = None, dry_run: bool = False) -> None:
+        self.run, self.connection, self.system = run, connection, system
+        self.name, self.mapping, self.user, self.dry_run = mapping.name, mapping, user, dry_run
+        try:
+            self.spec = SPECS[mapping.target]
+        except KeyError:
+            raise PermanentError(f"No loader for target {mapping.target!r}.") from None
+        self.parse = field_parser(self.spec.model, set(self.spec.fields))
+
+    def apply(self, records: list[Record], quarantined: list[QuarantinedRecord]) -> Counts:
+        """Map, check and write ``records`` (inside the caller's transaction)."""
+        counts = Counts()
+        to_load: list[tuple[Record, dict[str, Any]]] = []
+        tombstones: list[str] = []
+        discard = self.mapping.on_error == "skip"
+        for record in records:
+            if record.deleted:
+                with contextlib.suppress(ValueError):  # a key this mapping never loaded
+                    tombstones.append(self.mapping.normalise_key(record.key))
+                continue
+            ext, data, errors = self.mapping.apply(record)
+            if errors:
+                reason = record.error or ""
+                quarantined.append(_quarantine(self.run, self.name, record, external_id=ext,
+                                               errors={} if reason else errors, reason=reason,
+                                               discard=discard))
+                counts.quarantined += 1
+                continue
+            data["external_id"] = ext
+            to_load.append((record, data))
+        if to_load:
+            results = bulk_upsert(self.spec, system=self.system,
+                                  records=[d for _r, d in to_load], user=self.user,
+                                  source=f"sync:{self.connection.name}", parse=self.parse)
+            for (record, data), result in zip(to_load, results, strict=True):
+                if result.status == "error":
+                    quarantined.append(_quarantine(self.run, self.name, record,
+                                                   external_id=data["external_id"],
+                                                   errors=result.errors, discard=discard))
+                    counts.quarantined += 1
+                else:
+                    setattr(counts, result.status, getattr(counts, result.status) + 1)
+            if self.dry_run:
+                counts.changes.extend(self._changes_written())
+        if tombstones:
+            counts.deleted += self.tombstone(tombstones)
+        if counts.quarantined and self.mapping.on_error == "stop":
+            raise PermanentError(
+                f"{counts.quarantined} record(s) of {self.name} rejected and the mapping says "
+                f"on_error = \"stop\"; first: {quarantined[-counts.quarantined].reason}")
+        return counts
+
+    def tombstone(self, keys: list[str]) -> int:
+        """Mark the references of records deleted at the source; the local records stay."""
+        now = timezone.now()
+        refs = ExternalRef.objects.filter(system=self.system, object_type=self.spec.object_type,
+                                          external_id__in=keys, deleted_at__isnull=True)
+        found = list(refs.values_list("id", "object_id"))
+        if not found:
+            return 0
+        ExternalRef.objects.filter(id__in=[i for i, _o in found]).update(deleted_at=now)
+        source = f"sync:{self.connection.name}"
+        AuditEntry.objects.bulk_create([AuditEntry(
+            object_type=self.spec.object_type, object_id=obj, action="external_delete",
+            source=source, at=now, changes={"system": [self.system, None]}) for _i, obj in found])
+        OutboxEvent.objects.bulk_create([OutboxEvent(
+            topic=f"{self.spec.object_type}.deleted_externally", object_type=self.spec.object_type,
+            object_id=obj, payload={"system": self.system, "source": source}, created_at=now)
+            for _i, obj in found])
+        return len(found)
+
+    def _changes_written(self) -> list[dict[str, Any]]:
+        """The audit entries this batch wrote: a dry run's diff (rolled back afterwards)."""
+        source = f"sync:{self.connection.name}"
+        rows = AuditEntry.objects.filter(source=source, at__gte=self.run.started_at).order_by(
+            "-id").values("object_type", "object_id", "action", "changes")[:50]
+        return [dict(row) for row in rows]
+
+
+def apply_batch(run: SyncRun, connection: Connection, stream: str, loaders: list[Loader],
+                batch: Batch) -> Counts:
+    """One transaction: each record to the mappings it matches (in mapping order, so parents
+    load before children), the quarantine, the run's counts and the stream's new cursor."""
+    counts = Counts(read=len(batch.records))
+    quarantined: list[QuarantinedRecord] = []
+    with transaction.atomic():
+        for index, loader in enumerate(loaders):
+            mine = [r for r in batch.records
+                    if r.deleted or (r.error is not None and index == 0)
+                    or (r.error is None and loader.mapping.matches(r))]
+            if mine:
+                part = loader.apply(mine, quarantined)
+                part.read = 0
+                counts.add(part)
+        QuarantinedRecord.objects.bulk_create(quarantined)
+        cursor = batch.cursor
+        if cursor is not None:
+            StreamState.objects.update_or_create(connection=connection, stream=stream,
+                                                 defaults={"cursor": cursor})
+        SyncRun.objects.filter(pk=run.pk).update(
+            heartbeat_at=timezone.now(), read=F("read") + counts.read,
+            created=F("created") + counts.created, updated=F("updated") + counts.updated,
+            unchanged=F("unchanged") + counts.unchanged, deleted=F("deleted") + counts.deleted,
+            quarantined=F("quarantined") + counts.quarantined)
+    return counts

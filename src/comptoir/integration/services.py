@@ -1,0 +1,291 @@
+"""Sync runs: start one (one at a time per connection), execute it, record how it ended."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from comptoir.core.errors import Conflict, ValidationFailed
+
+from .engine.core import Batch, Connector, Record, batched, connector_class
+from .engine.errors import Category, ConfigError, SyncError
+from .engine.mapping import ConnectionMapping, StreamMapping, load_mapping
+from .loader import Counts, Loader, apply_batch, target_fields
+from .models import Connection, QuarantinedRecord, StreamState, SyncRun
+
+log = logging.getLogger(__name__)
+
+# A running run whose heartbeat is older than this was killed: the next run may start.
+STALE_AFTER = timedelta(minutes=10)
+
+Progress = Callable[[str, Counts], None]
+
+
+class _DryRunRollback(Exception):
+    """Raised at the end of a dry run to undo everything it wrote."""
+
+
+def connection_mapping(connection: Connection) -> ConnectionMapping:
+    return load_mapping(connection.mapping, targets=target_fields(),
+                        source=f"connection {connection.name}")
+
+
+BUILTIN_CONNECTORS = ("files", "tryton", "sql")
+
+
+def load_connectors() -> None:
+    """Import the built-in connector modules, which register themselves."""
+    for name in BUILTIN_CONNECTORS:
+        module = f"comptoir.integration.connectors.{name}"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+
+
+def connection_connector(connection: Connection) -> Connector:
+    load_connectors()
+    cls = connector_class(connection.connector)
+    params = dict(connection.parameters)
+    for name, value in connection.secrets.items():
+        params[name] = _secret(value)
+    return cls(params)
+
+
+def connection_validate(c: Connection) -> None:
+    """Connector, parameters and mapping checked before saving, every problem at once."""
+    errors: dict[str, list[str]] = {}
+    load_connectors()
+    try:
+        cls = connector_class(c.connector)
+        secrets = dict.fromkeys(c.secrets, "x")
+        cls.validate_parameters({**c.parameters, **secrets})
+        misplaced = sorted(set(c.parameters) & cls.sensitive_parameters)
+        if misplaced:
+            errors["parameters"] = [_("Put %(names)s in secrets, not in parameters.")
+                                    % {"names": ", ".join(misplaced)}]
+    except SyncError as exc:
+        errors.setdefault("connector" if "Unknown connector" in exc.message else "parameters",
+                          []).append(exc.message)
+    try:
+        connection_mapping(c)
+    except SyncError as exc:
+        errors["mapping"] = list(getattr(exc, "problems", None) or [exc.message])
+    if errors:
+        raise ValidationFailed(_("The connection is not valid."), fields=errors)
+
+
+def _secret(value: Any) -> Any:
+    """``env:NAME`` reads the secret from the environment, so it need not live in the DB."""
+    import os
+
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value[4:]
+        if name not in os.environ:
+            raise ConfigError(f"The environment variable {name} holding a secret is not set.")
+        return os.environ[name]
+    return value
+
+
+def sync_run_start(connection: Connection, *, trigger: str = SyncRun.Trigger.MANUAL,
+                   user: Any = None, full: bool = False, dry_run: bool = False) -> SyncRun:
+    """Create a pending run; refuse while another run of the connection is alive."""
+    if not connection.enabled:
+        raise ValidationFailed(_("The connection %(name)s is disabled.")
+                               % {"name": connection.name})
+    with transaction.atomic():
+        alive = SyncRun.objects.select_for_update().filter(
+            connection=connection, status__in=(SyncRun.Status.PENDING, SyncRun.Status.RUNNING))
+        now = timezone.now()
+        for other in alive:
+            beat = other.heartbeat_at or other.started_at or other.created_at
+            if now - beat < STALE_AFTER:
+                raise Conflict(_("A run of %(name)s is already in progress (run %(id)s).")
+                               % {"name": connection.name, "id": other.pk})
+            SyncRun.objects.filter(pk=other.pk, status=other.status).update(
+                status=SyncRun.Status.FAILED, finished_at=now,
+                error_category=Category.TRANSIENT,
+                error_message=_("Interrupted: the process stopped during the run; the next "
+                                "run resumed from the last committed batch."))
+        return SyncRun.objects.create(
+            connection=connection, trigger=trigger, full=full, dry_run=dry_run,
+            requested_by=user if getattr(user, "is_authenticated", False) else None)
+
+
+def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | None = None
+                     ) -> SyncRun:
+    """Run a pending run to its end; never raises for a sync failure (it is on the run)."""
+    now = timezone.now()
+    claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now)
+    if claimed != 1:
+        raise Conflict(_("Run %(id)s is not pending.") % {"id": run.pk})
+    run.refresh_from_db()
+    connection = run.connection
+    previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED,
+                                       dry_run=False).exclude(pk=run.pk)
+                .order_by("-finished_at").values_list("finished_at", flat=True).first())
+    lag = (now - previous).total_seconds() if previous else None
+    total = Counts()
+    per_stream: dict[str, dict[str, int]] = {}
+    started = time.monotonic()
+    try:
+        mapping = connection_mapping(connection)
+        connector = connection_connector(connection)
+        try:
+            connector.check()
+            streams = connector.streams()
+            missing = sorted({m.stream for m in mapping.streams.values()} - set(streams))
+            if missing:
+                raise ConfigError(
+                    f"The mapping names streams the connector does not offer: "
+                    f"{', '.join(missing)} (offered: {', '.join(sorted(streams)) or 'none'}).")
+            if run.dry_run:
+                try:
+                    with transaction.atomic():
+                        _run_streams(run, connection, mapping, streams, user, total,
+                                     per_stream, progress)
+                        raise _DryRunRollback
+                except _DryRunRollback:
+                    pass
+            else:
+                _run_streams(run, connection, mapping, streams, user, total, per_stream,
+                             progress)
+        finally:
+            connector.close()
+    except SyncError as exc:
+        log.warning("sync %s run %s failed (%s): %s %s", connection.name, run.pk,
+                    exc.category, exc.message, exc.detail)
+        _finish(run, SyncRun.Status.FAILED, total, per_stream, lag,
+                category=exc.category, message=exc.message)
+    except Exception as exc:  # a bug or an unexpected answer: the run says so, the log has more
+        log.exception("sync %s run %s crashed", connection.name, run.pk)
+        _finish(run, SyncRun.Status.FAILED, total, per_stream, lag,
+                category=Category.PERMANENT, message=f"Unexpected error: {exc}")
+    else:
+        _finish(run, SyncRun.Status.SUCCEEDED, total, per_stream, lag)
+    log.info("sync %s run %s: %s in %.1f s", connection.name, run.pk, run.status,
+             time.monotonic() - started)
+    return run
+
+
+def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMapping,
+                 streams: dict[str, Any], user: Any, total: Counts,
+                 per_stream: dict[str, dict[str, int]], progress: Progress | None) -> None:
+    """Each connector stream is read once and feeds every mapping that reads it."""
+    groups: dict[str, list[StreamMapping]] = {}
+    for stream_mapping in mapping.streams.values():
+        groups.setdefault(stream_mapping.stream, []).append(stream_mapping)
+    for name, mappings in groups.items():
+        stream = streams[name]
+        state = StreamState.objects.filter(connection=connection, stream=name).first()
+        cursor = None if run.full or state is None or not state.cursor else state.cursor
+        loaders = [Loader(run, connection, mapping.system, m, user=user, dry_run=run.dry_run)
+                   for m in mappings]
+        counts = Counts()
+        for batch in batched(stream.read(cursor), connection.batch_size, name):
+            batch_counts = apply_batch(run, connection, name, loaders, batch)
+            counts.add(batch_counts)
+            total.add(batch_counts)
+            if not run.dry_run:
+                stream.committed(batch.cursor)
+            if progress is not None:
+                progress(name, total)
+        keys = stream.existing_keys()
+        if keys is not None:
+            present = set(keys)
+            for loader in loaders:
+                gone = _tombstone_missing(loader, present)
+                counts.deleted += gone
+                total.deleted += gone
+        per_stream[name] = counts.as_dict()
+
+
+def _tombstone_missing(loader: Loader, present_raw: set[str]) -> int:
+    """Records known from this system and type but gone from the source become tombstones."""
+    from comptoir.core.models import ExternalRef
+
+    present = set()
+    for raw in present_raw:
+        try:
+            present.add(loader.mapping.normalise_key(raw))
+        except ValueError:
+            continue
+    known = ExternalRef.objects.filter(system=loader.system,
+                                       object_type=loader.spec.object_type,
+                                       deleted_at__isnull=True).values_list("external_id",
+                                                                            flat=True)
+    gone = [ext for ext in known.iterator(chunk_size=10_000) if ext not in present]
+    deleted = 0
+    for i in range(0, len(gone), 5000):
+        with transaction.atomic():
+            deleted += loader.tombstone(gone[i:i + 5000])
+    return deleted
+
+
+def _finish(run: SyncRun, status: str, total: Counts, per_stream: dict[str, dict[str, int]],
+            lag: float | None, *, category: str = "", message: str = "") -> None:
+    details: dict[str, Any] = {"streams": per_stream}
+    if run.dry_run:
+        details["changes"] = total.changes[:200]
+    # The batches added their counts as they committed (so a killed run shows its progress);
+    # the totals are set again here, which also covers a dry run's rolled-back increments.
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=status, finished_at=timezone.now(), lag_seconds=lag, error_category=category,
+        error_message=message, details=details, **total.as_dict())
+    run.refresh_from_db()
+
+
+def sync_run(connection: Connection, **options: Any) -> SyncRun:
+    """Start and execute a run in this process (CLI, tests); see ``sync_run_start``."""
+    progress = options.pop("progress", None)
+    run = sync_run_start(connection, **options)
+    return sync_run_execute(run, user=options.get("user"), progress=progress)
+
+
+def quarantine_replay(record: QuarantinedRecord, *, user: Any = None) -> QuarantinedRecord:
+    """Apply a (corrected) quarantined record again, in a run of its own (trigger replay).
+
+    Success marks it replayed; a new rejection updates its reason and leaves it to fix, so a
+    record is never quarantined twice.
+    """
+    if record.status != QuarantinedRecord.Status.OPEN:
+        raise ValidationFailed(_("This record was already %(status)s.")
+                               % {"status": record.get_status_display()})
+    connection = record.connection
+    mapping = connection_mapping(connection)
+    stream_mapping = mapping.streams.get(record.stream)
+    if stream_mapping is None:
+        raise ValidationFailed(_("The mapping no longer has the stream %(stream)s.")
+                               % {"stream": record.stream})
+    run = sync_run_start(connection, trigger=SyncRun.Trigger.REPLAY, user=user)
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING,
+                                             started_at=timezone.now())
+    run.refresh_from_db()
+    loader = Loader(run, connection, mapping.system, stream_mapping, user=user)
+    source = Record(key=record.external_id, data=dict(record.payload), position=record.position)
+    counts = Counts()
+    try:
+        counts = apply_batch(run, connection, "", [loader], Batch(record.stream, [source]))
+    except SyncError as exc:
+        _finish(run, SyncRun.Status.FAILED, counts, {}, None, category=exc.category,
+                message=exc.message)
+        raise ValidationFailed(exc.message) from exc
+    _finish(run, SyncRun.Status.SUCCEEDED, counts, {record.stream: counts.as_dict()}, None)
+    again = QuarantinedRecord.objects.filter(run=run).first()
+    if again is None:
+        QuarantinedRecord.objects.filter(pk=record.pk).update(
+            status=QuarantinedRecord.Status.REPLAYED, resolved_at=timezone.now())
+    else:
+        QuarantinedRecord.objects.filter(pk=record.pk).update(
+            reason=again.reason, errors=again.errors, field=again.field)
+        again.delete()
+    record.refresh_from_db()
+    return record

@@ -1,0 +1,34 @@
+"""Engine tests: plain Python, no database. The CRM field lists are given here, as the Django
+side gives them in production (the engine knows no model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+TARGETS: dict[str, set[str]] = {
+    "account": {
+        "legal_name", "trade_name", "status", "siren", "siret", "vat_number", "naf_code",
+        "billing_street", "billing_postcode", "billing_city", "billing_country",
+        "shipping_street", "shipping_postcode", "shipping_city", "shipping_country", "phone",
+        "email", "website", "headcount_band", "payment_terms", "credit_limit",
+        "parent_external_id"},
+    "contact": {
+        "account_external_id", "civility", "first_name", "last_name", "job_title", "email",
+        "email_secondary", "phone", "mobile", "marketing_consent", "consent_date",
+        "consent_source"},
+    "product": {"code", "name", "unit", "active", "tax_rate"},
+}
+
+
+@pytest.fixture
+def targets() -> dict[str, set[str]]:
+    return TARGETS
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
