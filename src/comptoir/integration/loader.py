@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -45,32 +46,62 @@ def target_fields() -> dict[str, set[str]]:
 Parser = Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, list[str]]]]
 
 
+def _checker(f: models.Field) -> Callable[[Any], Any]:
+    """A value check for one field, raising ValidationError like ``Field.clean``.
+
+    Plain text fields (most of a record) take a fast path: a string and its length, with
+    Django's own length message; everything else goes through ``Field.clean`` (choices,
+    numbers, dates, validators).
+    """
+    text = isinstance(f, models.CharField | models.TextField)
+    if isinstance(f, models.ForeignKey):
+        target = f.target_field
+        return lambda value: None if value in (None, "") else target.to_python(value)
+    only_length = all(isinstance(v, MaxLengthValidator) for v in f.validators)
+    if text and not f.choices and only_length and type(f) in (models.CharField,
+                                                                models.TextField):
+        limit = f.max_length
+        length_check = MaxLengthValidator(limit) if limit else None
+
+        def check_text(value: Any) -> Any:
+            if value is None:
+                return "" if not f.null else None
+            value = value if isinstance(value, str) else str(value)
+            if length_check is not None and len(value) > limit:  # type: ignore[operator]
+                length_check(value)
+            return value
+
+        return check_text
+
+    def check(value: Any) -> Any:
+        if value is None and not f.null:
+            return "" if text else None
+        if value in (None, ""):
+            return value
+        return f.clean(value, None)
+
+    return check
+
+
 def field_parser(model: type[models.Model], names: set[str]) -> Parser:
     """Type and check values with the model fields' own rules (choices, lengths, numbers).
 
     Foreign keys are only typed here; their existence is checked set-based by the upsert.
     """
-    fields = {f.attname: f for f in model._meta.concrete_fields if f.attname in names}
+    checks = {f.attname: _checker(f) for f in model._meta.concrete_fields if f.attname in names}
 
     def parse(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         out: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         for key, value in record.items():
-            f = fields.get(key)
-            if f is None:
+            check = checks.get(key)
+            if check is None:
                 out[key] = value
                 continue
-            if value is None and not f.null:
-                value = "" if isinstance(f, models.CharField | models.TextField) else None
             try:
-                if isinstance(f, models.ForeignKey):
-                    value = None if value in (None, "") else f.target_field.to_python(value)
-                elif value not in (None, ""):
-                    value = f.clean(value, None)
+                out[key] = check(value)
             except ValidationError as exc:
                 errors[key] = list(exc.messages)
-                continue
-            out[key] = value
         return out, errors
 
     return parse

@@ -110,13 +110,16 @@ class FilesStream(Stream):
                 start = at.line
             state = _ReadFile(path, digest)
             previous: Record | None = None
+            # The cursor's JSON is the same but for the line: encode the head once per file.
+            head = FileCursor(path.name, digest, 0).encode().rsplit(",", 2)[0]
+            label = f"{path.name}, "
             for record in read_file(path, encoding=params["encoding"] or None,
                                     delimiter=params["delimiter"] or None,
                                     sheet=params["sheet"] or None,
                                     key_field=params["key_field"] or None,
                                     start_after_line=start):
-                record.cursor = FileCursor(path.name, digest, int(record.cursor or 0)).encode()
-                record.position = f"{path.name}, {record.position}"
+                record.cursor = f"{head},{int(record.cursor or 0)},false]"
+                record.position = label + record.position
                 state.errors = state.errors or record.error is not None
                 state.rows += 1
                 if previous is not None:
