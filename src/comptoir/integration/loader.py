@@ -216,7 +216,7 @@ class Loader:
         ExternalRef.objects.filter(id__in=[i for i, _o in found]).update(deleted_at=now)
         source = f"sync:{self.connection.name}"
         AuditEntry.objects.bulk_create([AuditEntry(
-            object_type=self.spec.object_type, object_id=obj, action="external_delete",
+            object_type=self.spec.object_type, object_id=obj, action=AuditEntry.Action.TOMBSTONE,
             source=source, at=now, changes={"system": [self.system, None]}) for _i, obj in found])
         OutboxEvent.objects.bulk_create([OutboxEvent(
             topic=f"{self.spec.object_type}.deleted_externally", object_type=self.spec.object_type,
