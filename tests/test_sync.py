@@ -313,3 +313,29 @@ def test_integration_api_is_for_data_managers_and_admins(connection: Connection,
     client.get("/api/v1/integration/connections").error(403)
     client.get("/api/v1/integration/quarantine").error(403)
     client.post("/api/v1/integration/connections/erp/runs", {}).error(403)
+
+
+def test_scheduled_connections_are_queued_when_due(connection: Connection) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from comptoir.integration.services import schedule_due_runs
+    from comptoir.integration.tasks import execute_run
+
+    assert schedule_due_runs() == []  # no schedule: on demand only
+    connection.schedule_minutes = 15
+    connection.save()
+    queued = schedule_due_runs()
+    assert [r.trigger for r in queued] == ["schedule"]
+    assert DBTaskResult.objects.count() == 1
+    assert schedule_due_runs() == []  # pending run: not twice
+    SOURCE["customers"] = _customers(1)
+    execute_run.call(queued[0].pk)
+    assert schedule_due_runs() == []  # ran a moment ago
+    later = timezone.now() + dt.timedelta(minutes=16)
+    assert len(schedule_due_runs(later)) == 1
+    connection.enabled = False
+    connection.save()
+    assert schedule_due_runs(later + dt.timedelta(hours=1)) == []

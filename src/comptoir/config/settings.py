@@ -155,6 +155,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 COMPTOIR_BULK_MAX_RECORDS = 10_000
 
 # --- Background tasks -----------------------------------------------------------------------
+# Called every 20 s by each `comptoir worker` (unless --no-scheduler).
+COMPTOIR_PERIODIC_JOBS = ["comptoir.integration.services.schedule_due_runs"]
+
 TASKS = {
     "default": {
         "BACKEND": env_str("COMPTOIR_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

@@ -6,6 +6,7 @@ names of the secrets that are set.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,13 @@ from comptoir.api.listing import paginate
 from comptoir.core.errors import Forbidden, NotFound, ValidationFailed
 
 from .models import Connection, QuarantinedRecord, SyncRun
-from .services import connection_validate, quarantine_replay, sync_run_start
+from .services import (
+    connection_validate,
+    push_receive,
+    push_verify,
+    quarantine_replay,
+    sync_run_start,
+)
 
 router = Router(tags=["integration"])
 
@@ -45,6 +52,8 @@ class ConnectionIn(Schema):
     schedule_minutes: int | None = Field(None, ge=1)
     batch_size: int = Field(5000, ge=1, le=10_000)
     enabled: bool = True
+    push_secret: str = Field("", max_length=128, description="Push connections: the HMAC "
+                                                           "key (write-only).")
 
 
 class ConnectionPatch(Schema):
@@ -56,6 +65,7 @@ class ConnectionPatch(Schema):
     schedule_minutes: int | None = Field(None, ge=1)
     batch_size: int | None = Field(None, ge=1, le=10_000)
     enabled: bool | None = None
+    push_secret: str | None = Field(None, max_length=128)
 
 
 class ConnectionOut(Schema):
@@ -66,6 +76,7 @@ class ConnectionOut(Schema):
     direction: str
     parameters: dict[str, Any]
     secrets_set: list[str]
+    push_secret_set: bool
     mapping: str
     owned_fields: dict[str, list[str]]
     schedule_minutes: int | None
@@ -79,7 +90,8 @@ def _connection_out(c: Connection) -> dict[str, Any]:
     last = c.runs.order_by("-id").first()
     return {"id": c.pk, "name": c.name, "label": c.label, "connector": c.connector,
             "direction": c.direction, "parameters": c.parameters,
-            "secrets_set": sorted(k for k, v in c.secrets.items() if v), "mapping": c.mapping,
+            "secrets_set": sorted(k for k, v in c.secrets.items() if v),
+            "push_secret_set": bool(c.push_secret), "mapping": c.mapping,
             "owned_fields": c.owned_fields, "schedule_minutes": c.schedule_minutes,
             "batch_size": c.batch_size, "enabled": c.enabled,
             "last_run_id": last.pk if last else None,
@@ -306,3 +318,45 @@ def quarantine_discard(request: HttpRequest, record_id: int) -> Any:
         status=QuarantinedRecord.Status.DISCARDED, resolved_at=timezone.now())
     q.refresh_from_db()
     return _q_out(q)
+
+
+class PushAnswer(Schema):
+    run_id: int
+    read: int
+    created: int
+    updated: int
+    unchanged: int
+    deleted: int
+    quarantined: int
+    quarantine: list[dict[str, Any]]
+    replayed: bool = False
+
+
+@router.post("/integration/push/{name}", auth=None, response={200: PushAnswer, **ERRORS})
+def push(request: HttpRequest, name: str) -> Any:
+    """Receive changes from a plugin inside the other system (the *push* mode).
+
+    Signed, not logged in: ``X-Comptoir-Timestamp`` (Unix time) and ``X-Comptoir-Signature:
+    sha256=<hex HMAC-SHA256 of "timestamp.body" with the connection's push key>``, plus an
+    ``Idempotency-Key`` header: a retried request is answered again, never applied twice.
+    Body: ``{"stream": "parties", "records": [{"key": "12", "data": {...}, "deleted": false}]}``
+    — at most 1,000 records, mapped and checked like any sync, bad ones quarantined.
+    """
+    connection = Connection.objects.filter(name=name).first()
+    if connection is None:
+        raise NotFound(_("No connection named %(name)s.") % {"name": name})
+    body = request.body
+    push_verify(connection, signature=request.headers.get("X-Comptoir-Signature", ""),
+                timestamp=request.headers.get("X-Comptoir-Timestamp", ""), body=body)
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key or len(key) > 200:
+        raise ValidationFailed(_("An Idempotency-Key header (up to 200 characters) is required."),
+                               fields={"Idempotency-Key": [_("This field is required.")]})
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed(_("The request body is not valid JSON.")) from None
+    if not isinstance(payload, dict):
+        raise ValidationFailed(_("The request body must be a JSON object."))
+    _status, answer = push_receive(connection, key=key, body=body, payload=payload)
+    return answer

@@ -162,3 +162,23 @@ class QuarantinedRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.stream}:{self.external_id or self.position}"
 
+
+
+class PushReceipt(models.Model):
+    """One push request accepted, by its idempotency key: a retried request gets the same
+    answer instead of being applied twice."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="receipts")
+    key = models.CharField(max_length=200)
+    body_sha256 = models.CharField(max_length=64)
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True,
+                            related_name="+")
+    response = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "key"],
+                                               name="pushreceipt_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.key}"

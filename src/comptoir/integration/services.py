@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import importlib
 import importlib.util
 import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from comptoir.core.errors import Conflict, ValidationFailed
+from comptoir.core.errors import Conflict, Forbidden, TooLarge, ValidationFailed
 
 from .engine.core import Batch, Connector, Record, batched, connector_class
 from .engine.errors import Category, ConfigError, SyncError
 from .engine.mapping import ConnectionMapping, StreamMapping, load_mapping
 from .loader import Counts, Loader, apply_batch, target_fields
-from .models import Connection, QuarantinedRecord, StreamState, SyncRun
+from .models import Connection, PushReceipt, QuarantinedRecord, StreamState, SyncRun
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ def connection_mapping(connection: Connection) -> ConnectionMapping:
                         source=f"connection {connection.name}")
 
 
-BUILTIN_CONNECTORS = ("files", "tryton", "sql")
+BUILTIN_CONNECTORS = ("files", "tryton", "sql", "push")
 
 
 def load_connectors() -> None:
@@ -142,7 +145,8 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
         try:
             connector.check()
             streams = connector.streams()
-            missing = sorted({m.stream for m in mapping.streams.values()} - set(streams))
+            missing = sorted({m.stream for m in mapping.streams.values()
+                              if m.stream not in streams})
             if missing:
                 raise ConfigError(
                     f"The mapping names streams the connector does not offer: "
@@ -289,3 +293,118 @@ def quarantine_replay(record: QuarantinedRecord, *, user: Any = None) -> Quarant
         again.delete()
     record.refresh_from_db()
     return record
+
+
+PUSH_MAX_RECORDS = 1000
+
+
+def push_signature(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256(secret, timestamp + "." + body): what a plugin sends."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def push_verify(connection: Connection, *, signature: str, timestamp: str, body: bytes) -> None:
+    """Refuse an unsigned, badly signed or stale request (replayed later by someone else)."""
+    if connection.connector != "push" or not connection.push_secret or not connection.enabled:
+        raise Forbidden(_("This connection does not accept pushes."))
+    try:
+        sent_at = float(timestamp)
+    except ValueError:
+        raise Forbidden(_("Missing or invalid X-Comptoir-Timestamp header.")) from None
+    max_age = float(connection.parameters.get("max_age_seconds") or 300)
+    if abs(time.time() - sent_at) > max_age:
+        raise Forbidden(_("The request is too old or from the future: check the clock."))
+    expected = push_signature(connection.push_secret, timestamp, body)
+    if not hmac.compare_digest(expected, signature or ""):
+        raise Forbidden(_("Bad signature."))
+
+
+def push_receive(connection: Connection, *, key: str, body: bytes, payload: dict[str, Any]
+                 ) -> tuple[int, dict[str, Any]]:
+    """Apply one pushed batch through the connection's mapping, once per idempotency key.
+
+    Returns (HTTP status, answer). A retry with the same key and body gets the first answer;
+    the same key with another body is a conflict.
+    """
+    digest = hashlib.sha256(body).hexdigest()
+    previous = PushReceipt.objects.filter(connection=connection, key=key).first()
+    if previous is not None:
+        if previous.body_sha256 != digest:
+            raise Conflict(_("This idempotency key was used for another request."))
+        return 200, {**previous.response, "replayed": True}
+    stream = payload.get("stream")
+    records = payload.get("records")
+    errors: dict[str, list[str]] = {}
+    if not isinstance(stream, str) or not stream:
+        errors["stream"] = [_("This field is required.")]
+    if not isinstance(records, list) or not records:
+        errors["records"] = [_("Give a non-empty list of records.")]
+    elif len(records) > PUSH_MAX_RECORDS:
+        raise TooLarge(_("At most %(n)d records per request.") % {"n": PUSH_MAX_RECORDS})
+    if errors:
+        raise ValidationFailed(_("The request is not valid."), fields=errors)
+    records, stream = cast(list[Any], records), cast(str, stream)
+    mapping = connection_mapping(connection)
+    mappings = mapping.for_stream(stream)
+    if not mappings:
+        raise ValidationFailed(_("The mapping has no stream %(stream)s.") % {"stream": stream},
+                               fields={"stream": [_("Unknown stream.")]})
+    batch = Batch(stream)
+    for i, item in enumerate(records):
+        if not isinstance(item, dict) or not isinstance(item.get("data", {}), dict):
+            batch.records.append(Record(key="", data={"item": str(item)[:500]},
+                                        position=f"record {i}",
+                                        error=f"record {i}: not an object with a data object"))
+            continue
+        batch.records.append(Record(key=str(item.get("key", "")), data=item.get("data") or {},
+                                    deleted=bool(item.get("deleted")), position=f"record {i}"))
+    now = timezone.now()
+    run = SyncRun.objects.create(connection=connection, trigger=SyncRun.Trigger.PUSH,
+                                 status=SyncRun.Status.RUNNING, started_at=now,
+                                 heartbeat_at=now)
+    loaders = [Loader(run, connection, mapping.system, m) for m in mappings]
+    try:
+        with transaction.atomic():
+            counts = apply_batch(run, connection, "", loaders, batch)
+            answer = {"run_id": run.pk, **counts.as_dict(), "quarantine": [
+                {"position": q.position, "external_id": q.external_id, "reason": q.reason}
+                for q in QuarantinedRecord.objects.filter(run=run)]}
+            PushReceipt.objects.create(connection=connection, key=key, body_sha256=digest,
+                                       run=run, response=answer)
+    except SyncError as exc:
+        _finish(run, SyncRun.Status.FAILED, Counts(), {}, None, category=exc.category,
+                message=exc.message)
+        raise ValidationFailed(exc.message) from exc
+    except IntegrityError:  # the same key arrived twice at once: the other one won
+        _finish(run, SyncRun.Status.CANCELLED, Counts(), {}, None)
+        return push_receive(connection, key=key, body=body, payload=payload)
+    _finish(run, SyncRun.Status.SUCCEEDED, counts, {stream: counts.as_dict()}, None)
+    return 200, answer
+
+
+def schedule_due_runs(now: dt.datetime | None = None) -> list[SyncRun]:
+    """Queue a run for every enabled, scheduled connection whose period has elapsed.
+
+    Called every few seconds by the worker's scheduler; a connection with a run in progress is
+    skipped (``sync_run_start`` refuses it), so several workers never double a run.
+    """
+    from .tasks import execute_run
+
+    now = now or timezone.now()
+    queued = []
+    for connection in Connection.objects.filter(enabled=True, schedule_minutes__isnull=False):
+        last = (connection.runs.filter(trigger__in=(SyncRun.Trigger.SCHEDULE,
+                                                    SyncRun.Trigger.MANUAL,
+                                                    SyncRun.Trigger.API))
+                .order_by("-created_at").values_list("created_at", flat=True).first())
+        if last is not None and now - last < dt.timedelta(minutes=connection.schedule_minutes
+                                                          or 0):
+            continue
+        try:
+            run = sync_run_start(connection, trigger=SyncRun.Trigger.SCHEDULE)
+        except (Conflict, ValidationFailed):
+            continue
+        execute_run.enqueue(run.pk)
+        queued.append(run)
+    return queued

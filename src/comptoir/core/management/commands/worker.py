@@ -7,10 +7,14 @@ is enough.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -27,6 +31,8 @@ class Command(BaseCommand):
                             help="Exit after this many tasks (a supervisor restarts it).")
         parser.add_argument("--reload", action="store_true",
                             help="Restart on code changes (development only).")
+        parser.add_argument("--no-scheduler", action="store_true",
+                            help="Do not queue the scheduled sync runs (another worker does).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["interval"] < 0:
@@ -40,4 +46,38 @@ class Command(BaseCommand):
         }
         if options["max_tasks"] is not None:
             worker_options["max_tasks"] = options["max_tasks"]
-        call_command("db_worker", **worker_options)
+        if options["batch"] or options["no_scheduler"]:
+            call_command("db_worker", **worker_options)
+            return
+        stop = threading.Event()
+        scheduler = threading.Thread(target=_schedule_loop, args=(stop,), daemon=True,
+                                     name="comptoir-scheduler")
+        scheduler.start()
+        try:
+            call_command("db_worker", **worker_options)
+        finally:
+            stop.set()
+            scheduler.join(timeout=5)
+
+
+SCHEDULER_INTERVAL = 20.0  # seconds between two looks at the connections' schedules
+
+
+def _schedule_loop(stop: threading.Event) -> None:
+    """Run the periodic jobs (``COMPTOIR_PERIODIC_JOBS``: the sync schedules…) until the
+    worker stops; a failure is logged, never fatal."""
+    from django.conf import settings
+    from django.db import close_old_connections
+    from django.utils.module_loading import import_string
+
+    jobs = [import_string(path) for path in settings.COMPTOIR_PERIODIC_JOBS]
+    while not stop.wait(SCHEDULER_INTERVAL):
+        for job in jobs:
+            try:
+                done = job()
+                if done:
+                    log.info("%s: %s", job.__name__, done)
+            except Exception:
+                log.exception("periodic job %s failed; retrying", job.__name__)
+            finally:
+                close_old_connections()

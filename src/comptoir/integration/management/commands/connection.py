@@ -32,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--mapping", type=Path, help="The mapping file (TOML).")
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE")
+        parser.add_argument("--push-secret", help="Push connections: the HMAC signing key.")
         parser.add_argument("--label")
         parser.add_argument("--batch-size", type=int)
         parser.add_argument("--schedule", type=int, metavar="MINUTES",
@@ -55,6 +56,8 @@ class Command(BaseCommand):
                 raise CommandError(f"Cannot read the mapping: {exc}") from exc
         connection.parameters = {**connection.parameters, **_pairs(options["param"], "--param")}
         connection.secrets = {**connection.secrets, **_pairs(options["secret"], "--secret")}
+        if options["push_secret"] is not None:
+            connection.push_secret = options["push_secret"]
         if options["label"] is not None:
             connection.label = options["label"]
         if options["batch_size"]:
