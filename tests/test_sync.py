@@ -339,3 +339,26 @@ def test_scheduled_connections_are_queued_when_due(connection: Connection) -> No
     connection.enabled = False
     connection.save()
     assert schedule_due_runs(later + dt.timedelta(hours=1)) == []
+
+
+def test_fields_the_erp_owns_are_read_only_in_the_api(connection: Connection, api: Any,
+                                                      personas: Any) -> None:
+    connection.owned_fields = {"account": ["legal_name", "siren"]}
+    connection.save()
+    SOURCE["customers"] = _customers(1)
+    sync_run(connection)
+    account = Account.objects.get()
+    client = api(personas.admin)
+    refused = client.patch(f"/api/v1/accounts/{account.pk}", {"legal_name": "Renamed"})
+    body = refused.error(409)
+    assert "legal_name" in body["fields"]
+    assert "erp" in body["fields"]["legal_name"][0]
+    # Fields the ERP does not own stay editable, and records it never sent are free.
+    client.patch(f"/api/v1/accounts/{account.pk}", {"trade_name": "Enseigne"}).expect(200)
+    other = client.post("/api/v1/accounts", {"legal_name": "Prospect local"}).expect(201)
+    client.patch(f"/api/v1/accounts/{other['id']}", {"legal_name": "Renamed"}).expect(200)
+    # The sync still overwrites them.
+    SOURCE["customers"][0]["name"] = "Client 0 SAS (nouveau nom)"
+    assert sync_run(connection, full=True).updated == 1
+    account.refresh_from_db()
+    assert account.legal_name == "Client 0 SAS (nouveau nom)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -222,6 +222,18 @@ def create_record(
     return instance
 
 
+WriteGuard = Callable[[str, models.Model, Mapping[str, list[Any]], Any, str], None]
+_WRITE_GUARDS: list[WriteGuard] = []
+
+
+def register_write_guard(guard: WriteGuard) -> None:
+    """Let an upper layer refuse an update (fields another system masters…) without the
+    domain apps importing it: ``guard(object_type, instance, changes, user, source)`` raises a
+    DomainError to refuse."""
+    if guard not in _WRITE_GUARDS:
+        _WRITE_GUARDS.append(guard)
+
+
 def update_record(
     instance: M, data: Mapping[str, Any], *, object_type: str, user: Any, source: str = "app",
     custom: Mapping[str, Any] | None = None, before: Mapping[str, Any] | None = None,
@@ -239,6 +251,8 @@ def update_record(
     changes = diff(before, snapshot(instance))
     if not changes:
         return instance
+    for guard in _WRITE_GUARDS:
+        guard(object_type, instance, changes, user, source)
     save(instance)
     record_change(object_type=object_type, instance=instance, action="update", user=user,
                   changes=changes, source=source)
