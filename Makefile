@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
+# Tryton 8, the reference ERP peer, lives in its own environment (the tests start it).
+TRYTON_VENV ?= .venv-tryton
 
-.PHONY: run test install install-test lint clean
+.PHONY: run test install install-test lint clean tryton
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -32,6 +34,20 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
+# A separate environment: Tryton pins its own dependencies (and must not see Comptoir's).
+$(TRYTON_VENV)/.installed:
+	@$(PYTHON) -m venv $(TRYTON_VENV) || { rm -rf $(TRYTON_VENV); \
+		echo "Cannot create a virtual environment: on Debian/Ubuntu install python3.11-venv."; \
+		exit 1; }
+	$(TRYTON_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TRYTON_VENV)/bin/python -m pip install --quiet "trytond>=8,<9" "proteus>=8,<9" \
+		"trytond_party>=8,<9" "trytond_product>=8,<9" "trytond_sale>=8,<9" \
+		"trytond_account_invoice>=8,<9" "trytond_company>=8,<9" "trytond_currency>=8,<9" \
+		"trytond_account>=8,<9"
+	@touch $@
+
+tryton: $(TRYTON_VENV)/.installed
+
 run: install
 	$(BIN)/comptoir migrate --noinput
 	$(BIN)/comptoir demo --if-empty
@@ -43,7 +59,7 @@ lint: install-test
 	$(BIN)/comptoir makemigrations --check --dry-run
 
 # On SQLite by default; with DATABASE_URL=postgres://… set, on PostgreSQL.
-test: lint
+test: lint $(TRYTON_VENV)/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 clean:

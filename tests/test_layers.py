@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 INTEGRATION = Path(__file__).resolve().parents[1] / "src" / "comptoir" / "integration"
-ALLOWED_PREFIX = "comptoir.integration.engine"
+ALLOWED_PREFIX = ("comptoir.integration.engine", "comptoir.integration.connectors")
 
 
 def _imports(path: Path) -> list[str]:

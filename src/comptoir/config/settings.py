@@ -156,7 +156,10 @@ COMPTOIR_BULK_MAX_RECORDS = 10_000
 
 # --- Background tasks -----------------------------------------------------------------------
 # Called every 20 s by each `comptoir worker` (unless --no-scheduler).
-COMPTOIR_PERIODIC_JOBS = ["comptoir.integration.services.schedule_due_runs"]
+COMPTOIR_PERIODIC_JOBS = [
+    "comptoir.integration.services.schedule_due_runs",
+    "comptoir.integration.outbound.outbound_due",
+]
 
 TASKS = {
     "default": {

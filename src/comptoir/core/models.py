@@ -74,6 +74,7 @@ class AuditEntry(models.Model):
         UPDATE = "update", _("updated")
         DELETE = "delete", _("deleted")
         TOMBSTONE = "tombstone", _("deleted in another system")
+        PROMOTE = "promote", _("promoted to the ERP")
 
     object_type = models.CharField(max_length=20, choices=ObjectType.choices)
     object_id = models.BigIntegerField()

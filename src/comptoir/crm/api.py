@@ -4,11 +4,14 @@ from typing import Any
 
 from django.db.models import Prefetch
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 from ninja import Router, Schema
 
+from comptoir.access import policy
 from comptoir.api.adapters import creator, deleter, updater
 from comptoir.api.bulk import register_bulk
 from comptoir.api.crud import ERRORS, Resource, register, register_nested
+from comptoir.core.errors import NotFound
 from comptoir.core.models import ObjectType
 
 from . import services
@@ -170,6 +173,20 @@ register_bulk(router, contacts, CONTACT_BULK,
 
 class TerritoryRunOut(Schema):
     moved: dict[str, int]
+
+
+@router.post("/accounts/{account_id}/promote", response={200: Any, **ERRORS}, tags=["accounts"])
+def promote(request: HttpRequest, account_id: int) -> Any:
+    """Have the account created as a customer in the ERP (data managers, administrators).
+
+    The ERP connection picks the request up from the event stream; the account's external
+    references show when the ERP has it.
+    """
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None or not policy.can(request.user, "view", account):
+        raise NotFound(_("No such account."))
+    account = services.account_promote(account=account, user=request.user)
+    return {"id": account.pk, "status": account.status, "promoted": True}
 
 
 @router.post("/accounts/assign-territories", response={200: TerritoryRunOut, **ERRORS},

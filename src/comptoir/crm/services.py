@@ -22,6 +22,7 @@ from comptoir.core.services import (
     apply_fields,
     create_record,
     delete_record,
+    record_change,
     snapshot,
     update_record,
 )
@@ -162,6 +163,31 @@ def account_update(*, account: Account, user: Any, data: Mapping[str, Any],
         cleaned["normalized_name"] = identifiers.normalize_name(cleaned["legal_name"] or "")
     return update_record(account, cleaned, object_type=ObjectType.ACCOUNT, user=user,
                          source=source, custom=custom)
+
+
+@transaction.atomic
+def account_promote(*, account: Account, user: Any, source: str = "app") -> Account:
+    """Ask for the account to be created as a customer in the ERP (I5).
+
+    Data managers and administrators only: the ERP's customer file is theirs to keep clean.
+    The account becomes a customer and an ``account.promoted`` event is written in the same
+    transaction; the outbound connector of each ERP connection consumes it.
+    """
+    if not policy.sees_all(user):
+        raise Forbidden(_("Only data managers and administrators can promote an account to the "
+                          "ERP."))
+    account = Account.objects.select_for_update().get(pk=account.pk)
+    missing = {name: [_("Required to create the customer in the ERP.")]
+               for name in ("legal_name", "billing_postcode", "billing_city")
+               if not getattr(account, name)}
+    if missing:
+        raise ValidationFailed(_("Complete the account before promoting it."), fields=missing)
+    if account.status != Account.Status.CUSTOMER:
+        update_record(account, {"status": Account.Status.CUSTOMER},
+                      object_type=ObjectType.ACCOUNT, user=user, source=source)
+    record_change(object_type=ObjectType.ACCOUNT, instance=account, action="promote", user=user,
+                  changes={}, source=source)
+    return account
 
 
 @transaction.atomic

@@ -182,3 +182,18 @@ class PushReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}:{self.key}"
+
+
+class OutboundState(models.Model):
+    """Where a connection's outbound consumer is in the outbox, and its retry state."""
+
+    connection = models.OneToOneField(Connection, on_delete=models.CASCADE,
+                                      related_name="outbound")
+    last_event_id = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}@{self.last_event_id}"

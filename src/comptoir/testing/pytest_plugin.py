@@ -106,6 +106,30 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, A
     return report
 
 
+def on_postgresql() -> bool:
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgresql: needs DATABASE_URL on PostgreSQL; deselected (not skipped) on "
+                   "SQLite runs, since CI runs the suite on both")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests are not applicable to a SQLite run: deselect them there, so
+    the strict flag keeps meaning "nothing that should have run was skipped"."""
+    if on_postgresql():
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        (dropped if item.get_closest_marker("postgresql") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     mode = "skips fail" if require_services() else "skips allowed"
     return f"comptoir: data dir {os.environ['COMPTOIR_DATA_DIR']}; {REQUIRE_SERVICES_ENV}: {mode}"

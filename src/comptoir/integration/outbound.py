@@ -1,0 +1,129 @@
+"""CRM → ERP: the outbox consumer that creates promoted accounts as customers in the ERP.
+
+Each outbound connection reads ``account.promoted`` events after its own cursor, in order. For
+each, the connector creates (or finds: same SIREN or name) the customer in the ERP, and the
+ExternalRef is written with the cursor in one transaction. When the ERP is down the consumer
+stops where it is and retries later with a growing delay (30 s, 1 min, 2 min… up to an hour),
+so nothing is skipped and nothing is created twice; a record the ERP refuses is quarantined
+with its reason and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from comptoir.core.models import ExternalRef, ObjectType, OutboxEvent
+from comptoir.crm.models import Account
+
+from .engine.errors import SyncError, TransientError
+from .models import Connection, OutboundState, QuarantinedRecord
+from .services import connection_connector, connection_mapping
+
+log = logging.getLogger(__name__)
+
+TOPIC = "account.promoted"
+MAX_BACKOFF = dt.timedelta(hours=1)
+
+
+def _account_data(account: Account) -> dict[str, Any]:
+    fields = ("legal_name", "trade_name", "siren", "siret", "vat_number", "billing_street",
+              "billing_postcode", "billing_city", "billing_country", "phone", "email",
+              "website")
+    return {"id": account.pk, **{name: getattr(account, name) or "" for name in fields}}
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return min(dt.timedelta(seconds=30 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def outbound_process(connection: Connection, *, now: dt.datetime | None = None,
+                     limit: int = 100) -> dict[str, int]:
+    """Push the pending promotions of one connection; returns what happened."""
+    now = now or timezone.now()
+    done = {"created": 0, "skipped": 0, "quarantined": 0, "waiting": 0}
+    state, _created = OutboundState.objects.get_or_create(connection=connection)
+    if state.next_attempt_at is not None and now < state.next_attempt_at:
+        done["waiting"] = 1
+        return done
+    events = list(OutboxEvent.objects.filter(id__gt=state.last_event_id, topic=TOPIC)
+                  .order_by("id")[:limit])
+    if not events:
+        return done
+    system = connection_mapping(connection).system
+    connector = connection_connector(connection)
+    push = getattr(connector, "push_account", None)
+    if push is None:
+        state.last_error = f"The {connection.connector} connector cannot create customers."
+        state.save(update_fields=["last_error", "updated_at"])
+        return done
+    try:
+        for event in events:
+            account = Account.objects.filter(pk=event.object_id).first()
+            known = ExternalRef.objects.filter(system=system, object_type=ObjectType.ACCOUNT,
+                                               object_id=event.object_id,
+                                               deleted_at__isnull=True).exists()
+            if account is None or known:
+                _advance(state, event.pk)
+                done["skipped"] += 1
+                continue
+            try:
+                external_id = str(push(_account_data(account)))
+            except TransientError as exc:
+                state.attempts += 1
+                state.next_attempt_at = now + backoff(state.attempts)
+                state.last_error = exc.message
+                state.save(update_fields=["attempts", "next_attempt_at", "last_error",
+                                          "updated_at"])
+                log.warning("outbound %s: %s; retry at %s", connection.name, exc.message,
+                            state.next_attempt_at)
+                return done
+            except SyncError as exc:  # the ERP refuses this one: set it aside, go on
+                with transaction.atomic():
+                    QuarantinedRecord.objects.create(
+                        connection=connection, stream="outbound:account",
+                        external_id=str(account.pk), position=f"account {account.pk}",
+                        payload={k: str(v) for k, v in _account_data(account).items()},
+                        reason=exc.message)
+                    _advance(state, event.pk)
+                done["quarantined"] += 1
+                continue
+            with transaction.atomic():
+                ExternalRef.objects.update_or_create(
+                    system=system, object_type=ObjectType.ACCOUNT, external_id=external_id,
+                    defaults={"object_id": account.pk, "content_hash": "",
+                              "deleted_at": None})
+                _advance(state, event.pk)
+            done["created"] += 1
+    finally:
+        connector.close()
+    return done
+
+
+def _advance(state: OutboundState, event_id: int) -> None:
+    state.last_event_id = event_id
+    state.attempts = 0
+    state.next_attempt_at = None
+    state.last_error = ""
+    state.save(update_fields=["last_event_id", "attempts", "next_attempt_at", "last_error",
+                              "updated_at"])
+
+
+def outbound_due() -> dict[str, dict[str, int]]:
+    """The worker's periodic job: every outbound connection, when its retry delay allows."""
+    out = {}
+    for connection in Connection.objects.filter(
+            enabled=True, direction__in=(Connection.Direction.OUTBOUND,
+                                         Connection.Direction.BOTH)):
+        try:
+            result = outbound_process(connection)
+        except SyncError as exc:
+            log.warning("outbound %s: %s", connection.name, exc.message)
+            continue
+        if any(result.values()):
+            out[connection.name] = result
+    return out

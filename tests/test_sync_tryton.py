@@ -1,0 +1,187 @@
+"""The *tryton* mode end to end, against a real Tryton 8 server started for each test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from comptoir.core.models import ExternalRef
+from comptoir.crm.models import Account
+from comptoir.integration.connectors.tryton_rpc import TrytonClient
+from comptoir.integration.models import Connection, SyncRun
+from comptoir.integration.services import sync_run
+from comptoir.sales.models import Product
+from comptoir.testing.tryton_fixtures import tryton, tryton_template  # noqa: F401
+
+MAPPING = """
+system = "tryton"
+
+[streams.parties]
+target = "account"
+[streams.parties.fields]
+legal_name = "name"
+siren = { source = "siren", transforms = ["digits"] }
+siret = { source = "siret", transforms = ["digits"] }
+billing_street = "street"
+billing_postcode = "postal_code"
+billing_city = "city"
+billing_country = { source = "country", default = "FR" }
+email = "email"
+phone = { coalesce = ["phone", "mobile"] }
+website = "website"
+status = { const = "customer" }
+
+[streams.products]
+target = "product"
+[streams.products.fields]
+code = { source = "code", required = true }
+name = "name"
+active = "active"
+[streams.products.fields.unit]
+source = "unit"
+unknown = "error"
+[streams.products.fields.unit.map]
+Unit = "unit"
+Hour = "hour"
+Day = "day"
+Month = "month"
+Kilogram = "kg"
+"""
+
+
+@pytest.fixture
+def erp(tryton: Any, db: None) -> tuple[Connection, TrytonClient]:  # noqa: F811
+    connection = Connection.objects.create(
+        name="tryton", connector="tryton", mapping=MAPPING, batch_size=7,
+        parameters={"url": tryton.url, "database": tryton.database,
+                    "username": tryton.username},
+        secrets={"password": tryton.password})
+    client = TrytonClient(tryton.url, tryton.database, tryton.username, tryton.password,
+                          extra_context={"active_test": False})
+    return connection, client
+
+
+def _ok(run: SyncRun) -> SyncRun:
+    assert run.status == SyncRun.Status.SUCCEEDED, (run.error_category, run.error_message)
+    return run
+
+
+def test_parties_and_products_arrive_then_only_changes(erp: Any) -> None:
+    connection, client = erp
+    parties = client.search_count("party.party", [])
+    products = client.search_count("product.product", [])
+    first = _ok(sync_run(connection))
+    assert first.read == parties + products
+    assert (first.created, first.quarantined) == (parties + products, 0)
+    assert Account.objects.count() >= parties - first.quarantined
+    assert Product.objects.count() >= 1
+    # A party with a SIREN identifier in Tryton carries it here, compacted.
+    with_siren = client.search_read("party.identifier", [["type", "=", "fr_siren"]],
+                                    ["party", "code"], limit=1)
+    if with_siren:
+        ref = ExternalRef.objects.get(system="tryton", object_type="account",
+                                      external_id=str(with_siren[0]["party"]))
+        account = Account.objects.get(pk=ref.object_id)
+        assert account.siren == "".join(c for c in with_siren[0]["code"] if c.isdigit())
+
+    assert _ok(sync_run(connection)).read == 0  # nothing changed in Tryton
+
+    # A rename, an address change (which Tryton does not stamp on the party) and a new party.
+    party_id = int(ExternalRef.objects.filter(system="tryton", object_type="account")
+                   .order_by("external_id").values_list("external_id", flat=True)[0])
+    client.write("party.party", [party_id], {"name": "Renommée SAS"})
+    other = client.search_read("party.address", [["party", "!=", party_id]],
+                               ["party"], limit=1)[0]
+    client.write("party.address", [other["id"]], {"city": "Villeurbanne"})
+    client.create("party.party", [{"name": "Nouvelle Entreprise SARL"}])
+    second = _ok(sync_run(connection))
+    assert (second.read, second.created, second.updated) == (3, 1, 2)
+    assert Account.objects.filter(legal_name="Renommée SAS").exists()
+    assert Account.objects.filter(legal_name="Nouvelle Entreprise SARL").exists()
+    moved = ExternalRef.objects.get(system="tryton", object_type="account",
+                                    external_id=str(other["party"]))
+    assert Account.objects.get(pk=moved.object_id).billing_city == "Villeurbanne"
+
+
+def test_deleted_parties_become_tombstones(erp: Any) -> None:
+    connection, client = erp
+    _ok(sync_run(connection))
+    [victim] = client.create("party.party", [{"name": "Éphémère SAS"}])
+    _ok(sync_run(connection))
+    client.delete("party.party", [victim])
+    run = _ok(sync_run(connection))
+    assert run.deleted == 1
+    ref = ExternalRef.objects.get(system="tryton", object_type="account",
+                                  external_id=str(victim))
+    assert ref.deleted_at is not None
+
+
+def test_tryton_down_then_back(erp: Any, tryton: Any) -> None:  # noqa: F811
+    connection, _client = erp
+    tryton.kill()
+    down = sync_run(connection)
+    assert (down.status, down.error_category) == (SyncRun.Status.FAILED, "transient")
+    assert "unreachable" in down.error_message.lower() or "tryton" in down.error_message.lower()
+    assert Account.objects.count() == 0
+    tryton.restart()
+    assert _ok(sync_run(connection)).created > 0
+
+
+def test_wrong_password_is_a_config_failure(erp: Any) -> None:
+    connection, _client = erp
+    connection.secrets = {"password": "Not-The-Pa55word"}
+    connection.save()
+    run = sync_run(connection)
+    assert (run.status, run.error_category) == (SyncRun.Status.FAILED, "config")
+    assert "Not-The-Pa55word" not in run.error_message
+
+
+def test_promoted_account_is_created_in_tryton_once_with_retries(erp: Any, tryton: Any,  # noqa: F811
+                                                                 api: Any, personas: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from comptoir.integration.models import OutboundState
+    from comptoir.integration.outbound import outbound_process
+    from comptoir.testing import factories
+
+    connection, client = erp
+    connection.direction = Connection.Direction.BOTH
+    connection.save()
+    account = factories.account(by=personas.owner, legal_name="Boulangerie Ducasse SARL",
+                                siren="732829320", billing_street="3 place du Marché",
+                                billing_postcode="31000", billing_city="Toulouse",
+                                email="contact@ducasse.fr")
+    api(personas.owner).post(f"/api/v1/accounts/{account.pk}/promote").error(403)
+    api(personas.admin).post(f"/api/v1/accounts/{account.pk}/promote").expect(200)
+    account.refresh_from_db()
+    assert account.status == "customer"
+
+    tryton.kill()  # the ERP is down when the consumer runs
+    assert outbound_process(connection)["created"] == 0
+    state = OutboundState.objects.get(connection=connection)
+    assert state.attempts == 1
+    assert state.next_attempt_at is not None
+    assert state.last_error
+    assert outbound_process(connection)["waiting"] == 1  # backing off, not hammering
+    tryton.restart()
+    later = timezone.now() + dt.timedelta(minutes=5)
+    assert outbound_process(connection, now=later)["created"] == 1
+    ref = ExternalRef.objects.get(system="tryton", object_type="account", object_id=account.pk)
+    [party] = client.read("party.party", [int(ref.external_id)], ["name"])
+    assert party["name"] == "Boulangerie Ducasse SARL"
+    identifiers = client.search_read("party.identifier", [["party", "=", party["id"]]],
+                                     ["type", "code"])
+    assert [i["type"] for i in identifiers] == ["fr_siren"]
+
+    # Promoting again or running again creates nothing more in Tryton.
+    api(personas.admin).post(f"/api/v1/accounts/{account.pk}/promote").expect(200)
+    assert outbound_process(connection, now=later)["created"] == 0
+    assert client.search_count("party.party", [["name", "=", "Boulangerie Ducasse SARL"]]) == 1
+    # The next inbound sync sees the party as this account, not as a new one.
+    _ok(sync_run(connection))
+    assert Account.objects.filter(legal_name="Boulangerie Ducasse SARL").count() == 1
+    assert ExternalRef.objects.get(system="tryton", external_id=ref.external_id,
+                                   object_type="account").object_id == account.pk
