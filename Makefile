@@ -11,7 +11,7 @@ PYTEST_WORKERS ?= 2
 # Tryton 8, the reference ERP peer, lives in its own environment (the tests start it).
 TRYTON_VENV ?= .venv-tryton
 
-.PHONY: run test install install-test lint clean tryton
+.PHONY: run test install install-test lint clean tryton erp-demo
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -52,6 +52,11 @@ run: install
 	$(BIN)/comptoir migrate --noinput
 	$(BIN)/comptoir demo --if-empty
 	$(BIN)/comptoir serve --host $(HOST) --port $(PORT)
+
+# A local Tryton ERP with sample data, synced into Comptoir every 10 s (see the README).
+erp-demo: install $(TRYTON_VENV)/.installed
+	$(BIN)/comptoir migrate --noinput
+	$(BIN)/comptoir erpdemo
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

@@ -185,3 +185,38 @@ def test_promoted_account_is_created_in_tryton_once_with_retries(erp: Any, tryto
     assert Account.objects.filter(legal_name="Boulangerie Ducasse SARL").count() == 1
     assert ExternalRef.objects.get(system="tryton", external_id=ref.external_id,
                                    object_type="account").object_id == account.pk
+
+
+def test_erpdemo_command_syncs_a_local_tryton_and_shows_a_change(db: None,
+                                                                   tryton_template: Any  # noqa: F811
+                                                                   ) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from comptoir.testing.tryton import free_port
+
+    out = StringIO()
+    call_command("erpdemo", "--once", "--port", str(free_port()), stdout=out)
+    assert "created" in out.getvalue()
+    assert "Tryton stopped." in out.getvalue()
+    connection = Connection.objects.get(name="tryton-demo")
+    first = connection.runs.get()
+    assert first.status == SyncRun.Status.SUCCEEDED
+    assert first.created == Account.objects.count() + Product.objects.count()
+    # Again, on the kept database: a change made with --change arrives, nothing else moves.
+    port = free_port()
+    from django.conf import settings
+
+    from comptoir.testing.tryton import TrytonServer
+
+    server = TrytonServer(tryton_template, workdir=settings.DATA_DIR / "tryton-demo", port=port,
+                          keep_database=True)
+    with server:
+        connection.parameters = {**connection.parameters, "url": server.url}
+        connection.save()
+        change = StringIO()
+        call_command("erpdemo", "--change", stdout=change)
+        assert "renamed" in change.getvalue()
+        run = _ok(sync_run(connection))
+    assert (run.read, run.updated, run.created) == (1, 1, 0)

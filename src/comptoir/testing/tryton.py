@@ -249,7 +249,7 @@ class TrytonServer:
 
     def __init__(self, template: Path, *, workdir: Path | None = None,
                  database: str = DATABASE, port: int | None = None,
-                 startup_timeout: float = 60.0) -> None:
+                 startup_timeout: float = 60.0, keep_database: bool = False) -> None:
         self.template = Path(template)
         self.database = database
         self.username = ADMIN_LOGIN
@@ -262,6 +262,7 @@ class TrytonServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.startup_seconds: float | None = None
         self._prepared = False
+        self.keep_database = keep_database  # reuse a database left by a previous start
 
     @property
     def url(self) -> str:
@@ -293,7 +294,8 @@ class TrytonServer:
 
     def _prepare(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.template, self.database_path)
+        if not (self.keep_database and self.database_path.exists()):
+            shutil.copyfile(self.template, self.database_path)
         write_config(self.directory, port=self.port)
         self._prepared = True
 
