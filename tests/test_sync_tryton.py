@@ -9,45 +9,13 @@ import pytest
 from comptoir.core.models import ExternalRef
 from comptoir.crm.models import Account
 from comptoir.integration.connectors.tryton_rpc import TrytonClient
+from comptoir.integration.mappings import builtin_mapping
 from comptoir.integration.models import Connection, SyncRun
 from comptoir.integration.services import sync_run
 from comptoir.sales.models import Product
 from comptoir.testing.tryton_fixtures import tryton, tryton_template  # noqa: F401
 
-MAPPING = """
-system = "tryton"
-
-[streams.parties]
-target = "account"
-[streams.parties.fields]
-legal_name = "name"
-siren = { source = "siren", transforms = ["digits"] }
-siret = { source = "siret", transforms = ["digits"] }
-billing_street = "street"
-billing_postcode = "postal_code"
-billing_city = "city"
-billing_country = { source = "country", default = "FR" }
-email = "email"
-phone = { coalesce = ["phone", "mobile"] }
-website = "website"
-status = { const = "customer" }
-
-[streams.products]
-target = "product"
-[streams.products.fields]
-code = { source = "code", required = true }
-name = "name"
-active = "active"
-[streams.products.fields.unit]
-source = "unit"
-unknown = "error"
-[streams.products.fields.unit.map]
-Unit = "unit"
-Hour = "hour"
-Day = "day"
-Month = "month"
-Kilogram = "kg"
-"""
+MAPPING = builtin_mapping("tryton")  # the mapping shipped for Tryton, tested as shipped
 
 
 @pytest.fixture

@@ -205,17 +205,23 @@ class RunFilters(Schema):
     limit: int = 50
 
 
+def _page(qs: Any, filters: Any, names: tuple[str, ...], out: Any) -> dict[str, Any]:
+    """Newest first, filtered on ``names`` (and the connection's name), cursor-paginated."""
+    for name in names:
+        value = getattr(filters, name)
+        if value not in (None, ""):
+            qs = qs.filter(**{name: value})
+    if filters.connection:
+        qs = qs.filter(connection__name=filters.connection)
+    rows, nxt = paginate(qs, ordering="-id", allowed=["id"], cursor=filters.cursor,
+                         limit=filters.limit)
+    return {"items": [out(row) for row in rows], "next_cursor": nxt}
+
+
 @router.get("/integration/runs", response={200: RunPage, **ERRORS})
 def runs_list(request: HttpRequest, filters: Query[RunFilters]) -> Any:
     _check(request)
-    qs = SyncRun.objects.select_related("connection")
-    if filters.connection:
-        qs = qs.filter(connection__name=filters.connection)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    rows, nxt = paginate(qs, ordering="-id", allowed=["id"], cursor=filters.cursor,
-                         limit=filters.limit)
-    return {"items": [_run_out(r) for r in rows], "next_cursor": nxt}
+    return _page(SyncRun.objects.select_related("connection"), filters, ("status",), _run_out)
 
 
 @router.get("/integration/runs/{run_id}", response={200: RunOut, **ERRORS})
@@ -265,16 +271,8 @@ class QuarantineFilters(Schema):
 @router.get("/integration/quarantine", response={200: QuarantinePage, **ERRORS})
 def quarantine_list(request: HttpRequest, filters: Query[QuarantineFilters]) -> Any:
     _check(request)
-    qs = QuarantinedRecord.objects.select_related("connection")
-    for name in ("stream", "status", "run_id"):
-        value = getattr(filters, name)
-        if value not in (None, ""):
-            qs = qs.filter(**{name: value})
-    if filters.connection:
-        qs = qs.filter(connection__name=filters.connection)
-    rows, nxt = paginate(qs, ordering="-id", allowed=["id"], cursor=filters.cursor,
-                         limit=filters.limit)
-    return {"items": [_q_out(q) for q in rows], "next_cursor": nxt}
+    return _page(QuarantinedRecord.objects.select_related("connection"), filters,
+                 ("stream", "status", "run_id"), _q_out)
 
 
 def _get_q(record_id: int) -> QuarantinedRecord:
