@@ -39,7 +39,7 @@ def run(name: str, path: Path, **options: Any) -> dict[str, list[tuple[str, dict
 
 def test_every_builtin_mapping_is_valid() -> None:
     assert builtin_mappings() == ["odoo_partners", "salesforce_accounts", "salesforce_contacts",
-                                  "vcard_contacts"]
+                                  "tryton", "vcard_contacts"]
     for name in builtin_mappings():
         assert mapping(name).streams
     with pytest.raises(ConfigError, match="No ready-made mapping 'sap'"):

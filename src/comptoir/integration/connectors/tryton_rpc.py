@@ -116,11 +116,15 @@ class TrytonClient:
     segment. The client logs in lazily on the first call, and once more when Tryton says the
     session expired. ``extra_context`` is merged into the user's preferences on every model call
     (e.g. ``{"active_test": False}`` to see deactivated records).
+
+    ``compress`` asks for gzip, and should stay on even on localhost: Tryton 8 sends an answer
+    over 1,400 bytes uncompressed as thousands of tiny chunks (its JSON encoder's pieces), about
+    170 KB/s; gzipped it sends whole blocks, 10 to 20 times faster.
     """
 
     def __init__(self, url: str, database: str, username: str, password: str, *,
                  timeout: float = 30.0, extra_context: Mapping[str, Any] | None = None,
-                 compress: bool = False) -> None:
+                 compress: bool = True) -> None:
         parts = urllib.parse.urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"Tryton URL must be http(s)://host[:port], not {url!r}")
