@@ -7,7 +7,8 @@ for new rows, ``executemany`` for updates. Values go through each field's own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -111,3 +112,30 @@ def update_many(model: type[models.Model], columns: Sequence[str],
     data = [[c(v) for c, v in zip(conv, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, data)
+
+
+@contextlib.contextmanager
+def sqlite_bulk_mode() -> Iterator[None]:
+    """For a long write-mostly job on SQLite: no memory-mapped window, a small page cache.
+
+    The web settings map up to 256 MB of the database and cache 64 MB of pages to serve reads
+    fast; a bulk job gains nothing from them and they would count in its memory. Restored on
+    exit (the connection may serve other work afterwards, in the worker). No-op elsewhere.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        previous = {}
+        for name, value in (("mmap_size", 0), ("cache_size", -16384)):
+            cursor.execute(f"PRAGMA {name}")
+            row = cursor.fetchone()
+            if row is not None:
+                previous[name] = row[0]
+                cursor.execute(f"PRAGMA {name}={int(value)}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for name, value in previous.items():
+                cursor.execute(f"PRAGMA {name}={int(value)}")

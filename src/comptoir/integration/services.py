@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from comptoir.core.errors import Conflict, Forbidden, TooLarge, ValidationFailed
+from comptoir.core.sql import sqlite_bulk_mode
 
 from .engine.core import Batch, Connector, Record, batched, connector_class
 from .engine.errors import Category, ConfigError, SyncError
@@ -160,8 +161,9 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
                 except _DryRunRollback:
                     pass
             else:
-                _run_streams(run, connection, mapping, streams, user, total, per_stream,
-                             progress)
+                with sqlite_bulk_mode():
+                    _run_streams(run, connection, mapping, streams, user, total, per_stream,
+                                 progress)
         finally:
             connector.close()
     except SyncError as exc:
