@@ -115,27 +115,33 @@ def update_many(model: type[models.Model], columns: Sequence[str],
 
 
 @contextlib.contextmanager
-def sqlite_bulk_mode() -> Iterator[None]:
-    """For a long write-mostly job on SQLite: no memory-mapped window, a small page cache.
+def sqlite_pragmas(**values: int) -> Iterator[None]:
+    """Set SQLite pragmas on this connection for a block, then restore them. No-op elsewhere.
 
-    The web settings map up to 256 MB of the database and cache 64 MB of pages to serve reads
-    fast; a bulk job gains nothing from them and they would count in its memory. Restored on
-    exit (the connection may serve other work afterwards, in the worker). No-op elsewhere.
+    A pragma that does not apply (``mmap_size`` on an in-memory database) is left alone.
     """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        previous = {}
-        for name, value in (("mmap_size", 0), ("cache_size", -16384)):
-            cursor.execute(f"PRAGMA {name}")
-            row = cursor.fetchone()
-            if row is not None:
-                previous[name] = row[0]
-                cursor.execute(f"PRAGMA {name}={int(value)}")
+    previous: dict[str, Any] = {}
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            for name, value in values.items():
+                cursor.execute(f"PRAGMA {name}")
+                row = cursor.fetchone()
+                if row is not None:
+                    previous[name] = row[0]
+                    cursor.execute(f"PRAGMA {name}={int(value)}")
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            for name, value in previous.items():
-                cursor.execute(f"PRAGMA {name}={int(value)}")
+        if previous:
+            with connection.cursor() as cursor:
+                for name, value in previous.items():
+                    cursor.execute(f"PRAGMA {name}={int(value)}")
+
+
+def sqlite_bulk_mode() -> contextlib.AbstractContextManager[None]:
+    """For a long write-mostly job on SQLite: no memory-mapped window, a small page cache.
+
+    The web settings map up to 256 MB of the database and cache 64 MB of pages to serve reads
+    fast; a bulk job gains nothing from them and they would count in its memory.
+    """
+    return sqlite_pragmas(mmap_size=0, cache_size=-16384)

@@ -42,6 +42,7 @@ from django.utils import timezone
 from comptoir.access.models import TerritoryRule
 from comptoir.access.territories import match_territory
 from comptoir.activities.models import Activity
+from comptoir.core.sql import sqlite_bulk_mode, sqlite_pragmas
 from comptoir.crm.models import Account, Contact, Lead, Opportunity
 from comptoir.quality.identifiers import (
     normalize_name,
@@ -439,44 +440,26 @@ class DemoGenerator:
         background = self.total_accounts > self.chunk_size and \
             "fork" in multiprocessing.get_all_start_methods()
         chunks = _in_background(self._chunks) if background else self._chunks()
-        mmap_size = self._sqlite_pragma("mmap_size", 0)
         # Into an empty database, skip the fsyncs of each chunk's WAL checkpoint (a quarter of
         # the time at a million accounts): a crash mid-load only means loading again. The end
         # restores the setting and makes everything durable.
-        synchronous = self._sqlite_pragma("synchronous", 0) if fresh else None
+        unsafe = {"synchronous": 0} if fresh else {}
         try:
-            for chunk in chunks:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    for name, rows in chunk.items():
-                        if rows:
-                            cursor.executemany(self.tables[name].sql, rows)
-                            counts[name] += len(rows)
-                if self.progress and self.total_accounts > self.chunk_size:
-                    self.progress(f"{counts['accounts']:>10,} / {self.total_accounts:,} "
-                                  f"accounts ({time.monotonic() - started:.0f} s)")
-            self._finish()
+            with sqlite_bulk_mode(), sqlite_pragmas(**unsafe):
+                for chunk in chunks:
+                    with transaction.atomic(), connection.cursor() as cursor:
+                        for name, rows in chunk.items():
+                            if rows:
+                                cursor.executemany(self.tables[name].sql, rows)
+                                counts[name] += len(rows)
+                    if self.progress and self.total_accounts > self.chunk_size:
+                        self.progress(f"{counts['accounts']:>10,} / {self.total_accounts:,} "
+                                      f"accounts ({time.monotonic() - started:.0f} s)")
+                self._finish()
         finally:
-            self._sqlite_pragma("mmap_size", mmap_size)
-            if synchronous is not None:
-                self._sqlite_pragma("synchronous", synchronous)
+            if fresh and connection.vendor == "sqlite":
                 self._sqlite_sync()
         return DemoResult(counts, time.monotonic() - started, self.org.created_usernames)
-
-    def _sqlite_pragma(self, name: str, value: Any) -> Any:
-        """Set a SQLite pragma for this connection; return its previous value (None elsewhere).
-
-        The load turns memory-mapped I/O off: a write-only bulk load gains nothing from the
-        read window the settings open, and its pages would count in the process's memory.
-        """
-        if connection.vendor != "sqlite" or value is None:
-            return None
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA {name}")
-            row = cursor.fetchone()
-            if row is None:  # not applicable here (mmap_size on an in-memory database)
-                return None
-            cursor.execute(f"PRAGMA {name}={int(value)}")
-        return row[0]
 
     def _sqlite_sync(self) -> None:
         """Checkpoint the WAL into the database file and flush both to disk."""
