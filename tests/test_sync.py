@@ -362,3 +362,14 @@ def test_fields_the_erp_owns_are_read_only_in_the_api(connection: Connection, ap
     assert sync_run(connection, full=True).updated == 1
     account.refresh_from_db()
     assert account.legal_name == "Client 0 SAS (nouveau nom)"
+
+
+def test_dry_run_over_several_batches_lists_each_change_once(connection: Connection) -> None:
+    SOURCE["customers"] = _customers(2)
+    sync_run(connection)  # earlier history must not show up in the next dry run's diff
+    SOURCE["customers"] += _customers(7, start=2)
+    run = sync_run(connection, dry_run=True)
+    ids = [c["object_id"] for c in run.details["changes"]]
+    assert run.created == 7
+    assert len(ids) == 7
+    assert len(set(ids)) == 7

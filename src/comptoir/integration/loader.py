@@ -16,11 +16,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from comptoir.core.bulk import BulkSpec, bulk_upsert
 from comptoir.core.models import AuditEntry, ExternalRef, OutboxEvent
+from comptoir.core.services import json_value
 from comptoir.crm.bulk import ACCOUNT_BULK, CONTACT_BULK
 from comptoir.sales.bulk import PRODUCT_BULK
 
@@ -144,9 +145,10 @@ def _quarantine(run: SyncRun, stream: str, record: Record, *, external_id: str,
 
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
-    from comptoir.core.services import json_value
-
     return {str(k): json_value(v) for k, v in data.items()}
+
+
+DIFF_LIMIT = 200  # changes a dry run shows
 
 
 class Loader:
@@ -161,6 +163,10 @@ class Loader:
         except KeyError:
             raise PermanentError(f"No loader for target {mapping.target!r}.") from None
         self.parse = field_parser(self.spec.model, set(self.spec.fields))
+        # dry runs: the last audit entry already shown (none of those before the run)
+        self._diff_after = (AuditEntry.objects.aggregate(last=Max("id"))["last"] or 0
+                            if dry_run else 0)
+        self._diff_count = 0
 
     def apply(self, records: list[Record], quarantined: list[QuarantinedRecord]) -> Counts:
         """Map, check and write ``records`` (inside the caller's transaction)."""
@@ -225,11 +231,19 @@ class Loader:
         return len(found)
 
     def _changes_written(self) -> list[dict[str, Any]]:
-        """The audit entries this batch wrote: a dry run's diff (rolled back afterwards)."""
-        source = f"sync:{self.connection.name}"
-        rows = AuditEntry.objects.filter(source=source, at__gte=self.run.started_at).order_by(
-            "-id").values("object_type", "object_id", "action", "changes")[:50]
-        return [dict(row) for row in rows]
+        """The audit entries this loader wrote since it last looked: a dry run's diff (rolled
+        back afterwards), the first ``DIFF_LIMIT`` of them."""
+        room = DIFF_LIMIT - self._diff_count
+        if room <= 0:
+            return []
+        rows = list(AuditEntry.objects.filter(
+            source=f"sync:{self.connection.name}", object_type=self.spec.object_type,
+            id__gt=self._diff_after).order_by("id").values(
+            "id", "object_type", "object_id", "action", "changes")[:room])
+        if rows:
+            self._diff_after = rows[-1]["id"]
+        self._diff_count += len(rows)
+        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
 
 
 def apply_batch(run: SyncRun, connection: Connection, stream: str, loaders: list[Loader],
