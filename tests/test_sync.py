@@ -373,3 +373,14 @@ def test_dry_run_over_several_batches_lists_each_change_once(connection: Connect
     assert run.created == 7
     assert len(ids) == 7
     assert len(set(ids)) == 7
+
+
+def test_engine_tests_know_the_loaders_targets() -> None:
+    """The engine's tests describe the CRM targets by hand: they stay a subset of the real."""
+    from comptoir.integration.loader import target_fields
+    from engine.conftest import TARGETS  # tests/ is on the path (rootdir conftest)
+
+    real = target_fields()
+    assert set(TARGETS) == set(real)
+    for name, fields in TARGETS.items():
+        assert fields <= real[name], (name, fields - real[name])

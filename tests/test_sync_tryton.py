@@ -12,7 +12,7 @@ from comptoir.integration.connectors.tryton_rpc import TrytonClient
 from comptoir.integration.mappings import builtin_mapping
 from comptoir.integration.models import Connection, SyncRun
 from comptoir.integration.services import sync_run
-from comptoir.sales.models import Product
+from comptoir.sales.models import PriceList, Product, SalesDocument
 from comptoir.testing.tryton_fixtures import tryton, tryton_template  # noqa: F401
 
 MAPPING = builtin_mapping("tryton")  # the mapping shipped for Tryton, tested as shipped
@@ -35,14 +35,23 @@ def _ok(run: SyncRun) -> SyncRun:
     return run
 
 
+def _source_counts(client: TrytonClient) -> dict[str, int]:
+    return {"parties": client.search_count("party.party", []),
+            "products": client.search_count("product.product", []),
+            "price_lists": 1,
+            "sales": client.search_count("sale.sale", []),
+            "invoices": client.search_count("account.invoice", [["type", "=", "out"]])}
+
+
 def test_parties_and_products_arrive_then_only_changes(erp: Any) -> None:
     connection, client = erp
-    parties = client.search_count("party.party", [])
-    products = client.search_count("product.product", [])
+    source = _source_counts(client)
     first = _ok(sync_run(connection))
-    assert first.read == parties + products
-    assert (first.created, first.quarantined) == (parties + products, 0)
-    assert Account.objects.count() >= parties - first.quarantined
+    assert first.read == sum(source.values())
+    # every record once, and each product once more as a price of the list
+    assert (first.created, first.quarantined) == (sum(source.values()) + source["products"], 0)
+    assert {name: counts["read"] for name, counts in first.details["streams"].items()} == source
+    assert Account.objects.count() == source["parties"]
     assert Product.objects.count() >= 1
     # A party with a SIREN identifier in Tryton carries it here, compacted.
     with_siren = client.search_read("party.identifier", [["type", "=", "fr_siren"]],
@@ -171,7 +180,9 @@ def test_erpdemo_command_syncs_a_local_tryton_and_shows_a_change(db: None,
     connection = Connection.objects.get(name="tryton-demo")
     first = connection.runs.get()
     assert first.status == SyncRun.Status.SUCCEEDED
-    assert first.created == Account.objects.count() + Product.objects.count()
+    assert first.created == (Account.objects.count() + 2 * Product.objects.count()
+                             + SalesDocument.objects.count() + PriceList.objects.count())
+    assert SalesDocument.objects.filter(kind="invoice").exists()
     # Again, on the kept database: a change made with --change arrives, nothing else moves.
     port = free_port()
     from django.conf import settings

@@ -21,6 +21,16 @@ TARGETS: dict[str, set[str]] = {
         "email_secondary", "phone", "mobile", "marketing_consent", "consent_date",
         "consent_source"},
     "product": {"code", "name", "unit", "active", "tax_rate"},
+    "pricelist": {"name", "currency", "valid_from", "valid_to", "active"},
+    "pricelistitem": {"price_list_external_id", "product_external_id", "unit_price",
+                      "min_quantity", "valid_from", "valid_to"},
+    "salesdocument": {
+        "kind", "number", "account_external_id", "contact_external_id",
+        "price_list_external_id", "status", "issue_date", "valid_until", "due_date",
+        "start_date", "end_date", "currency", "total_excl_tax", "total_tax", "total_incl_tax",
+        "amount_due", "notes"},
+    "salesdocument.lines": {"position", "product_external_id", "description", "quantity",
+                            "unit_price", "discount_percent", "tax_rate"},
 }
 
 

@@ -452,7 +452,7 @@ first_name = { source = "Prénom", required = "yes" }
         "streams.customers.fields.email: give exactly one of source, const, concat, coalesce",
         "streams.customers.fields.website: expected a source field name or a table, not 3",
         "streams.items.target: unknown target 'produit' (did you mean 'product'?) "
-        "(known: account, contact, product)",
+        "(known: account, contact, pricelist, pricelistitem, product, salesdocument)",
         "streams.items.fields: missing or empty (CRM field = source field)",
         "streams.people.fields.last_name.map: expected a non-empty table of source → CRM values",
         "streams.people.fields.first_name.required: expected true or false",
@@ -476,7 +476,8 @@ def test_toml_syntax_error_gives_line_and_column(targets: dict[str, set[str]]) -
     ('system = "erp"', "streams: no stream mapped (add a [streams.NAME] table)"),
     ('system = "erp"\nstreams = 3', "streams: no stream mapped (add a [streams.NAME] table)"),
     ('system = "erp"\n[streams.a]\n[streams.a.fields]\nname = "x"',
-     "streams.a.target: missing (one of: account, contact, product)"),
+     "streams.a.target: missing (one of: account, contact, pricelist, pricelistitem, product, "
+     "salesdocument)"),
     ('system = "erp"\n[streams.a]\ntarget = "product"\nkey = 3\n[streams.a.fields]\nname = "x"',
      "streams.a.key: expected a source field name or { source = …, transforms = […] } / "
      "{ coalesce = […] }"),
@@ -592,3 +593,70 @@ def test_propose_mapping_is_a_valid_mapping(targets: dict[str, set[str]]) -> Non
     assert rows.apply(Record("2", {"Code client": "C1", "Raison sociale": "Acme",
                                    "Ville": "Lyon"})) == (
         "C1", {"legal_name": "Acme", "billing_city": "Lyon"}, {})
+
+
+def test_abs_and_neg() -> None:
+    assert value_of('["abs"]', "-1 234,50") == Decimal("1234.50")
+    assert value_of('["abs"]', Decimal("-3")) == Decimal("3")
+    assert value_of('["neg"]', "12,5") == Decimal("-12.5")
+    assert value_of('["abs"]', "") is None
+
+
+DOCUMENTS = """
+system = "erp"
+
+[streams.invoices]
+target = "salesdocument"
+[streams.invoices.fields]
+number = "Numero"
+total_incl_tax = { source = "TTC", transforms = ["abs"] }
+[streams.invoices.lines]
+source = "Lignes"
+[streams.invoices.lines.fields]
+description = "Libelle"
+quantity = { source = "Qte", transforms = ["number", "abs"] }
+product_external_id = { source = "Article", lookup = "product" }
+"""
+
+
+def test_rows_of_a_record_are_mapped_with_their_own_fields(targets: dict[str, set[str]]
+                                                           ) -> None:
+    [invoices] = load_mapping(DOCUMENTS, targets=targets).streams.values()
+    record = Record("F1", {"Numero": "F1", "TTC": "-120", "Lignes": [
+        {"Libelle": "Conseil", "Qte": "-2,5", "Article": "A1"},
+        {"Libelle": "Remise", "Qte": "un", "Article": None},
+        "pas une ligne"]})
+    key, data, errors = invoices.apply(record)
+    assert key == "F1"
+    assert data == {"number": "F1", "total_incl_tax": Decimal("120"), "lines": [
+        {"description": "Conseil", "quantity": Decimal("2.5"), "product_external_id": "A1"},
+        {"description": "Remise", "product_external_id": None}]}
+    assert errors == {"lines.1.quantity": '"Qte": "un" is not a number',
+                      "lines.2": '"pas une ligne" is not a record'}
+    # without the list the record leaves its rows alone; a non-list is an error
+    assert "lines" not in invoices.apply(Record("F2", {"Numero": "F2", "TTC": "1"}))[1]
+    assert invoices.apply(Record("F3", {"Numero": "F3", "TTC": "1", "Lignes": "x"}))[2] == {
+        "lines": '"x" is not a list'}
+
+
+def test_rows_mapping_is_validated(targets: dict[str, set[str]]) -> None:
+    text = DOCUMENTS.replace('description = "Libelle"', 'descriptio = "Libelle"').replace(
+        'source = "Lignes"', 'source = "Lignes"\nsorce = 1') + """
+[streams.accounts]
+target = "account"
+[streams.accounts.fields]
+legal_name = "Nom"
+[streams.accounts.lines.fields]
+description = "x"
+"""
+    with pytest.raises(MappingError) as caught:
+        load_mapping(text, targets=targets)
+    assert caught.value.problems == [
+        "streams.invoices.lines: unknown option 'sorce' (did you mean 'source'?)",
+        "streams.invoices.lines.fields.descriptio: unknown field 'descriptio' for "
+        "salesdocument.lines (did you mean 'description'?)",
+        "streams.accounts: unknown option 'lines'",
+    ]
+    with pytest.raises(MappingError, match=r"unknown target 'salesdocument\.lines'"):
+        load_mapping('system = "x"\n[streams.a]\ntarget = "salesdocument.lines"\n'
+                     '[streams.a.fields]\ndescription = "d"\n', targets=targets)

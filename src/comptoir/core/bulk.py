@@ -32,6 +32,28 @@ Preparer = Callable[[list[dict[str, Any]], Any], None]
 
 
 @dataclass
+class ChildRows:
+    """Rows a record owns and that travel with it: a document's lines.
+
+    The record carries them as a list under ``key``; they are part of its content hash, checked
+    with ``clean`` (errors keyed ``lines.3.quantity``), completed by ``complete`` once their
+    parents' and products' ids are known, and replaced as a whole when they change, so the
+    lines of a document are always the ones the other system last sent.
+    """
+
+    key: str
+    model: type[models.Model]
+    parent: str  # attname of the foreign key to the owning record ("document_id")
+    fields: list[str]  # attnames written, in the order compared and stored
+    clean: Callable[[list[dict[str, Any]]], tuple[list[dict[str, Any]], Errors]]
+    external_fks: dict[str, str] = field(default_factory=dict)  # attname -> object type
+    # (parent record, its rows) pairs, completed in place; returns errors by record position
+    complete: Callable[[list[tuple[dict[str, Any], list[dict[str, Any]]]]],
+                       dict[int, Errors]] | None = None
+    computed: frozenset[str] = frozenset()  # fields ``complete`` fills, never sent
+
+
+@dataclass
 class BulkSpec:
     """How one object type is bulk-loaded.
 
@@ -49,7 +71,9 @@ class BulkSpec:
     prepare_new: Preparer | None = None
     derived: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     external_fks: dict[str, str] = field(default_factory=dict)  # attname -> object type
-    unique: list[str] = field(default_factory=list)  # fields unique in the table
+    # fields unique in the table, alone ("code") or together (("kind", "number"))
+    unique: list[str | tuple[str, ...]] = field(default_factory=list)
+    children: ChildRows | None = None
 
 
 @dataclass
@@ -125,25 +149,125 @@ def _check_fks(spec: BulkSpec, system: str, staged: list[tuple[int, dict[str, An
     return [(i, r) for i, r in staged if not results[i].errors]
 
 
-def _check_unique(spec: BulkSpec, staged: list[tuple[int, dict[str, Any]]],
-                  results: list[BulkResult]) -> list[tuple[int, dict[str, Any]]]:
-    """A new record may not reuse a unique value held by another record or sent twice."""
-    for name in spec.unique:
-        values = [r.get(name) for _i, r in staged if r.get(name) not in (None, "")]
-        taken: set[Any] = set()
-        for chunk in _chunks(sorted(set(values))):
-            taken |= set(spec.model._default_manager.filter(**{f"{name}__in": chunk})
-                         .values_list(name, flat=True))
-        seen: set[Any] = set()
-        for i, r in staged:
-            value = r.get(name)
-            if value in (None, ""):
+def _check_child_fks(children: ChildRows, system: str,
+                     staged: list[tuple[int, dict[str, Any]]],
+                     kids: dict[int, list[dict[str, Any]]], results: list[BulkResult]) -> None:
+    """Resolve the rows' ``<fk>_external_id`` and check every foreign key exists, set-based."""
+    mine = [(i, n, row) for i, _r in staged for n, row in enumerate(kids.get(i) or [])]
+    for attname, object_type in children.external_fks.items():
+        key = attname.removesuffix("_id") + "_external_id"
+        wanted = sorted({str(row[key]) for _i, _n, row in mine if row.get(key)})
+        refs = _load_refs(system, object_type, wanted) if wanted else {}
+        for i, n, row in mine:
+            ext = row.pop(key, None)
+            if not ext:
                 continue
-            if value in taken or value in seen:
-                results[i].errors.setdefault(name, []).append(
-                    _("Already used by another record: %(value)s.") % {"value": value})
+            if str(ext) in refs:
+                row[attname] = refs[str(ext)][1]
+            else:
+                results[i].errors.setdefault(f"{children.key}.{n}.{key}", []).append(
+                    _("No record with this external id in %(system)s.") % {"system": system})
+    for attname, target in _fk_targets(children.model, children.fields).items():
+        if attname == children.parent:
+            continue
+        wanted_ids = {row[attname] for _i, _n, row in mine if row.get(attname) is not None}
+        existing: set[Any] = set()
+        for chunk in _chunks(sorted(wanted_ids)):
+            existing |= set(target._default_manager.filter(pk__in=chunk)
+                            .values_list("pk", flat=True))
+        for i, n, row in mine:
+            value = row.get(attname)
+            if value is not None and value not in existing:
+                results[i].errors.setdefault(
+                    f"{children.key}.{n}.{attname.removesuffix('_id')}", []).append(
+                    _("Unknown id %(id)s.") % {"id": value})
+
+
+def _check_unique(spec: BulkSpec, staged: list[tuple[int, dict[str, Any]]],
+                  results: list[BulkResult], own: dict[int, int] | None = None
+                  ) -> list[tuple[int, dict[str, Any]]]:
+    """A record may not take a unique value (or combination) held by another record, nor one
+    sent twice in the call. ``own`` maps the position of a changed record to its local id:
+    its current row is not a conflict, and the parts of a combination it does not send are
+    read from it."""
+    own = own or {}
+    model = spec.model
+    for unique in spec.unique:
+        names = (unique,) if isinstance(unique, str) else tuple(unique)
+        touched = [(i, r) for i, r in staged if any(n in r for n in names)]
+        if not touched:
+            continue
+        partial = [own[i] for i, r in touched if i in own and not all(n in r for n in names)]
+        current: dict[int, dict[str, Any]] = {}
+        for chunk in _chunks(partial):
+            for row in model._default_manager.filter(pk__in=chunk).values("pk", *names):
+                current[row.pop("pk")] = row
+        wanted: dict[int, tuple[Any, ...]] = {}
+        for i, r in touched:
+            base = current.get(own.get(i, -1), {})
+            value = tuple(r.get(n, base.get(n)) for n in names)
+            if all(v not in (None, "") for v in value):
+                wanted[i] = value
+        holders: dict[tuple[Any, ...], set[int]] = defaultdict(set)
+        first = names[0]
+        for chunk in _chunks(sorted({v[0] for v in wanted.values()}, key=str)):
+            for row in model._default_manager.filter(**{f"{first}__in": chunk}).values(
+                    "pk", *names):
+                holders[tuple(row[n] for n in names)].add(row["pk"])
+        seen: set[tuple[Any, ...]] = set()
+        label = names[-1]
+        for i, value in wanted.items():
+            others = holders.get(value, set()) - {own.get(i)}
+            if others or value in seen:
+                shown = value[-1] if len(value) == 1 else " / ".join(map(str, value))
+                results[i].errors.setdefault(label, []).append(
+                    _("Already used by another record: %(value)s.") % {"value": shown})
             seen.add(value)
     return [(i, r) for i, r in staged if not results[i].errors]
+
+
+def _rows_equal(children: ChildRows, before: list[dict[str, Any]],
+                after: list[dict[str, Any]]) -> bool:
+    if len(before) != len(after):
+        return False
+    return all(b.get(name) == a.get(name) for b, a in zip(before, after, strict=True)
+               for name in children.fields if name != children.parent)
+
+
+def _current_children(children: ChildRows, parent_ids: Sequence[int]
+                      ) -> dict[int, list[dict[str, Any]]]:
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    order = [f for f in ("position", "pk") if f == "pk" or f in children.fields]
+    for chunk in _chunks(list(parent_ids)):
+        for row in (children.model._default_manager.filter(**{f"{children.parent}__in": chunk})
+                    .order_by(children.parent, *order).values(*children.fields,
+                                                               children.parent)):
+            found[row[children.parent]].append(row)
+    return found
+
+
+def _json_rows(children: ChildRows, rows: list[dict[str, Any]] | None) -> Any:
+    if rows is None:
+        return None
+    return [{k: json_value(row.get(k)) for k in children.fields if k != children.parent}
+            for row in rows]
+
+
+def _write_children(children: ChildRows, by_parent: dict[int, list[dict[str, Any]]],
+                    replace: bool) -> None:
+    if not by_parent:
+        return
+    if replace:
+        for chunk in _chunks(list(by_parent)):
+            children.model._default_manager.filter(
+                **{f"{children.parent}__in": chunk}).delete()
+    attnames, columns, defaults = _insert_columns(children.model)
+    rows = []
+    for parent_id, kids in by_parent.items():
+        for row in kids:
+            values = {**defaults, **row, children.parent: parent_id}
+            rows.append([values.get(a) for a in attnames])
+    insert_many(children.model, columns, rows)
 
 
 @transaction.atomic
@@ -179,6 +303,8 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
     custom_defs = custom_field_definitions(spec.object_type) if "custom" in spec.fields else {}
     new: list[tuple[int, dict[str, Any]]] = []
     changed: list[tuple[int, dict[str, Any]]] = []
+    children = spec.children
+    kids: dict[int, list[dict[str, Any]]] = {}  # record position -> its rows, when sent
     for i, ext, record, digest in incoming:
         ref = refs.get(ext)
         if ref is not None and ref[2] == digest:
@@ -189,7 +315,14 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             if errors:
                 results[i].errors = errors
                 continue
+        sent = record.pop(children.key, None) if children is not None else None
         cleaned, errors = spec.clean(record)
+        if sent is not None and children is not None:
+            if isinstance(sent, list) and all(isinstance(row, dict) for row in sent):
+                kids[i], row_errors = children.clean(sent)
+                errors.update(row_errors)
+            else:
+                errors[children.key] = [_("Expected a list of lines.")]
         if "custom" in cleaned:
             try:
                 cleaned["custom"] = clean_custom_fields(
@@ -208,7 +341,18 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             if r.get(name) in (None, ""):
                 results[i].errors.setdefault(name.removesuffix("_id"), []).append(
                     _("This field is required."))
+    if children is not None and kids:
+        with_rows = [(i, r) for i, r in new + changed if i in kids and not results[i].errors]
+        _check_child_fks(children, system, with_rows, kids, results)
+        with_rows = [(i, r) for i, r in with_rows if not results[i].errors]
+        if children.complete is not None and with_rows:
+            problems = children.complete([(r, kids[i]) for i, r in with_rows])
+            for position, errors in problems.items():
+                results[with_rows[position][0]].errors.update(errors)
     new = _check_unique(spec, [(i, r) for i, r in new if not results[i].errors], results)
+    own = {i: refs[results[i].external_id][1] for i, _r in changed}
+    changed = _check_unique(spec, [(i, r) for i, r in changed if not results[i].errors],
+                            results, own)
 
     audit_rows: list[tuple[Any, ...]] = []
     event_rows: list[tuple[Any, ...]] = []
@@ -232,12 +376,18 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             rows.append([values.get(a) for a in attnames])
         ids = insert_returning(spec.model, columns, rows)
         ref_rows = []
+        new_kids: dict[int, list[dict[str, Any]]] = {}
         for (i, r), obj_id in zip(new, ids, strict=True):
             results[i].status, results[i].id = "created", obj_id
-            remember(obj_id, "create", {k: [None, json_value(v)] for k, v in r.items()
-                                        if v not in (None, "", {})})
+            changes = {k: [None, json_value(v)] for k, v in r.items() if v not in (None, "", {})}
+            if children is not None and kids.get(i):
+                new_kids[obj_id] = kids[i]
+                changes[children.key] = [None, _json_rows(children, kids[i])]
+            remember(obj_id, "create", changes)
             ref_rows.append((system, spec.object_type, results[i].external_id, obj_id,
                              hashes[i], now))
+        if children is not None:
+            _write_children(children, new_kids, replace=False)
         insert_many(ExternalRef, ["system", "object_type", "external_id", "object_id",
                                   "content_hash", "synced_at"], ref_rows)
 
@@ -251,6 +401,11 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                 current[row.pop("pk")] = row
         groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
         hash_updates = []
+        stamped = any(f.attname == "updated_at" for f in spec.model._meta.concrete_fields)
+        sent_rows = [ids_by_index[i] for i, _r in changed if i in kids]
+        rows_before = (_current_children(children, sent_rows)
+                       if children is not None and sent_rows else {})
+        replaced: dict[int, list[dict[str, Any]]] = {}
         for i, r in changed:
             obj_id = ids_by_index[i]
             before = current.get(obj_id)
@@ -268,16 +423,25 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                 r.update(spec.derived(merged))
             diff = {k: [json_value(before.get(k)), json_value(v)] for k, v in r.items()
                     if json_value(before.get(k)) != json_value(v)}
+            if children is not None and i in kids:
+                old_rows = rows_before.get(obj_id, [])
+                if not _rows_equal(children, old_rows, kids[i]):
+                    replaced[obj_id] = kids[i]
+                    diff[children.key] = [_json_rows(children, old_rows),
+                                          _json_rows(children, kids[i])]
             if not diff:
                 results[i].status = "unchanged"
                 continue
             results[i].status = "updated"
             cols = tuple(sorted(k for k in r if k in diff))
-            groups[cols].append([r[c] for c in cols] + [now, obj_id])
+            groups[cols].append([r[c] for c in cols] + ([now] if stamped else []) + [obj_id])
             remember(obj_id, "update", diff)
         for cols, rows in groups.items():
-            update_many(spec.model, [_column(spec.model, c) for c in cols] + ["updated_at"],
-                        rows)
+            if cols or stamped:
+                update_many(spec.model, [_column(spec.model, c) for c in cols]
+                            + (["updated_at"] if stamped else []), rows)
+        if children is not None:
+            _write_children(children, replaced, replace=True)
         update_many(ExternalRef, ["content_hash", "synced_at"], hash_updates)
 
     insert_many(AuditEntry, ["object_type", "object_id", "action", "user_id", "source", "at",

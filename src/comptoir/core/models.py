@@ -33,6 +33,7 @@ class ObjectType(models.TextChoices):
     CASE = "case", _("Case")
     PRODUCT = "product", _("Product")
     PRICE_LIST = "pricelist", _("Price list")
+    PRICE_LIST_ITEM = "pricelistitem", _("Price")
     SALES_DOCUMENT = "salesdocument", _("Sales document")
     ATTACHMENT = "attachment", _("Attachment")
 

@@ -23,24 +23,36 @@ from comptoir.core.bulk import BulkSpec, bulk_upsert
 from comptoir.core.models import AuditEntry, ExternalRef, OutboxEvent
 from comptoir.core.services import json_value
 from comptoir.crm.bulk import ACCOUNT_BULK, CONTACT_BULK
-from comptoir.sales.bulk import PRODUCT_BULK
+from comptoir.sales.bulk import (
+    PRICE_LIST_BULK,
+    PRICE_LIST_ITEM_BULK,
+    PRODUCT_BULK,
+    SALES_DOCUMENT_BULK,
+)
 
 from .engine.core import Batch, Record
 from .engine.errors import PermanentError
 from .engine.mapping import StreamMapping
 from .models import Connection, QuarantinedRecord, StreamState, SyncRun
 
-SPECS: dict[str, BulkSpec] = {spec.object_type: spec for spec in
-                              (ACCOUNT_BULK, CONTACT_BULK, PRODUCT_BULK)}
+SPECS: dict[str, BulkSpec] = {spec.object_type: spec for spec in (
+    ACCOUNT_BULK, CONTACT_BULK, PRODUCT_BULK, PRICE_LIST_BULK, PRICE_LIST_ITEM_BULK,
+    SALES_DOCUMENT_BULK)}
 
 
 def target_fields() -> dict[str, set[str]]:
-    """What a mapping may write, per target: the bulk fields, parents by external id."""
+    """What a mapping may write, per target: the bulk fields, parents by external id; rows a
+    record owns (a document's lines) under ``<target>.<key>``."""
     out: dict[str, set[str]] = {}
     for name, spec in SPECS.items():
         names = {f for f in spec.fields if f != "custom"}
         names |= {a.removesuffix("_id") + "_external_id" for a in spec.external_fks}
         out[name] = names
+        children = spec.children
+        if children is not None:
+            rows = set(children.fields) - children.computed
+            rows |= {a.removesuffix("_id") + "_external_id" for a in children.external_fks}
+            out[f"{name}.{children.key}"] = rows
     return out
 
 

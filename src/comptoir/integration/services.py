@@ -208,14 +208,15 @@ def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMappin
         if keys is not None:
             present = set(keys)
             for loader in loaders:
-                gone = _tombstone_missing(loader, present)
+                gone = _tombstone_missing(loader, present, stream.key_prefix)
                 counts.deleted += gone
                 total.deleted += gone
         per_stream[name] = counts.as_dict()
 
 
-def _tombstone_missing(loader: Loader, present_raw: set[str]) -> int:
-    """Records known from this system and type but gone from the source become tombstones."""
+def _tombstone_missing(loader: Loader, present_raw: set[str], prefix: str = "") -> int:
+    """Records known from this system and type (and this stream's ``key_prefix``) but gone
+    from the source become tombstones."""
     from comptoir.core.models import ExternalRef
 
     present = set()
@@ -226,8 +227,9 @@ def _tombstone_missing(loader: Loader, present_raw: set[str]) -> int:
             continue
     known = ExternalRef.objects.filter(system=loader.system,
                                        object_type=loader.spec.object_type,
-                                       deleted_at__isnull=True).values_list("external_id",
-                                                                            flat=True)
+                                       deleted_at__isnull=True,
+                                       external_id__startswith=prefix).values_list(
+                                           "external_id", flat=True)
     gone = [ext for ext in known.iterator(chunk_size=10_000) if ext not in present]
     deleted = 0
     for i in range(0, len(gone), 5000):

@@ -12,7 +12,7 @@ from comptoir.core.models import ObjectType
 from comptoir.crm.api import accounts, opportunities
 
 from . import services
-from .bulk import PRODUCT_BULK
+from .bulk import PRODUCT_BULK, SALES_DOCUMENT_BULK
 from .models import PriceList, Product, SalesDocument
 
 router = Router()
@@ -102,3 +102,19 @@ register_nested(router, accounts, salesdocuments, "account_id", "sales-documents
 register_nested(router, opportunities, salesdocuments, "opportunity_id", "sales-documents")
 
 register_bulk(router, products, PRODUCT_BULK)
+
+
+class BulkLineIn(LineIn):
+    product_external_id: str | None = Field(None, max_length=120,
+                                            description="The product by its id in the system")
+
+
+_MONEY = (Decimal | None, Field(None, max_digits=14, decimal_places=2))
+register_bulk(router, salesdocuments, SALES_DOCUMENT_BULK, {
+    "account_external_id": (str | None, None), "contact_external_id": (str | None, None),
+    "price_list_external_id": (str | None, None),
+    # the other system's totals are kept when sent (what the customer was invoiced);
+    # computed from the lines when not
+    "total_excl_tax": _MONEY, "total_tax": _MONEY, "total_incl_tax": _MONEY,
+    "lines": (list[BulkLineIn] | None, Field(None, description="Replace the lines as a whole")),
+})

@@ -138,19 +138,35 @@ def price_for(price_list: PriceList, product_id: int, quantity: Decimal,
 
 # --- Sales documents -----------------------------------------------------------------------
 
-def compute_totals(lines: Sequence[SalesDocumentLine]) -> tuple[Decimal, Decimal, Decimal]:
-    """(excl. tax, tax, incl. tax); VAT computed per rate on the sum of lines, as on invoices."""
-    base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
-    for line in lines:
-        line.total_excl_tax = money(
-            Decimal(line.quantity) * Decimal(line.unit_price)
-            * (Decimal(100) - Decimal(line.discount_percent)) / Decimal(100)
-        )
-        base_by_rate[Decimal(line.tax_rate)] += line.total_excl_tax
+def _line_total(quantity: Any, unit_price: Any, discount_percent: Any) -> Decimal:
+    return money(Decimal(quantity) * Decimal(unit_price)
+                 * (Decimal(100) - Decimal(discount_percent)) / Decimal(100))
+
+
+def _vat_totals(base_by_rate: Mapping[Decimal, Decimal]) -> tuple[Decimal, Decimal, Decimal]:
     excl = sum(base_by_rate.values(), Decimal(0))
     tax = sum((money(base * rate / Decimal(100)) for rate, base in base_by_rate.items()),
               Decimal(0))
     return money(excl), money(tax), money(excl + tax)
+
+
+def compute_totals(lines: Sequence[SalesDocumentLine]) -> tuple[Decimal, Decimal, Decimal]:
+    """(excl. tax, tax, incl. tax); VAT computed per rate on the sum of lines, as on invoices."""
+    base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        line.total_excl_tax = _line_total(line.quantity, line.unit_price, line.discount_percent)
+        base_by_rate[Decimal(line.tax_rate)] += line.total_excl_tax
+    return _vat_totals(base_by_rate)
+
+
+def totals_of(rows: Sequence[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal]:
+    """:func:`compute_totals` for lines given as dicts (the bulk path), same rules."""
+    base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        row["total_excl_tax"] = _line_total(row.get("quantity", 1), row["unit_price"],
+                                            row.get("discount_percent") or 0)
+        base_by_rate[Decimal(row["tax_rate"])] += row["total_excl_tax"]
+    return _vat_totals(base_by_rate)
 
 
 def _build_lines(document: SalesDocument, lines: Sequence[Mapping[str, Any]]

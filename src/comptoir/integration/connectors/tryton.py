@@ -7,6 +7,14 @@ Streams:
   not touch a party's ``write_date`` when an address, a contact mechanism or an identifier
   changes, so those models are polled too and their changes bring their party back.
 * ``products`` — ``product.product`` with its template's name, unit and list price.
+* ``price_lists`` — one record standing for the templates' list prices, so a mapping can make
+  the CRM price list that ``products`` fills.
+* ``sales`` — ``sale.sale`` (quotations and orders) with their lines, amounts and VAT rates.
+* ``invoices`` — customer invoices and credit notes (``account.invoice`` of type ``out``) with
+  their lines, what is left to pay and the first due date.
+
+Sales and invoices are keyed by Tryton references (``sale.sale,12``, ``account.invoice,7``):
+both become sales documents, and their deletion passes must not see each other's records.
 
 The cursor is ``<change time>|<id>``: records come in that order, so a run stopped anywhere
 resumes right after the last committed record, and records changed in the same second are not
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from comptoir.integration.connectors.tryton_rpc import TrytonClient
@@ -55,25 +64,30 @@ def _since(moment: dt.datetime) -> list[Any]:
 class _TrytonStream(Stream):
     model = ""
     fields: ClassVar[list[str]] = []
-    # (model, field pointing to the main record): children whose changes bring it back
-    children: ClassVar[list[tuple[str, str]]] = []
+    domain: ClassVar[list[Any]] = []  # the main records this stream reads (customer invoices)
+    # (model, field pointing to the main record, its own domain): children whose changes
+    # bring their main record back
+    children: ClassVar[list[tuple[str, str, list[Any]]]] = []
 
     def __init__(self, client: TrytonClient, name: str) -> None:
         self.client = client
         self.name = name
 
+    def key_of(self, record_id: int) -> str:
+        return f"{self.key_prefix}{record_id}"
+
     def _changed_ids(self, since: dt.datetime | None) -> dict[int, dt.datetime]:
         """Ids of the main records changed since ``since`` (with their children), and when."""
         found: dict[int, dt.datetime] = {}
-        domain = [] if since is None else _since(since)
+        domain = list(self.domain) + ([] if since is None else [_since(since)])
         for row in self.client.iter_search_read(self.model, domain,
                                                 ["write_date", "create_date"], page=5000,
                                                 context=ALL):
             found[row["id"]] = _changed(row)
         if since is None:
             return found
-        for model, parent in self.children:
-            for row in self.client.iter_search_read(model, _since(since),
+        for model, parent, child_domain in self.children:
+            for row in self.client.iter_search_read(model, [*child_domain, _since(since)],
                                                     [parent, "write_date", "create_date"],
                                                     page=5000, context=ALL):
                 owner = row.get(parent)
@@ -99,7 +113,7 @@ class _TrytonStream(Stream):
                 row = rows.get(record_id)
                 if row is None:  # deleted between the two calls: the tombstone pass sees it
                     continue
-                yield Record(key=str(record_id), data=self.flatten(row, extra),
+                yield Record(key=self.key_of(record_id), data=self.flatten(row, extra),
                              cursor=encode_cursor(moment, record_id),
                              position=f"{self.model} {record_id}")
 
@@ -110,12 +124,12 @@ class _TrytonStream(Stream):
         return row
 
     def existing_keys(self) -> Iterable[str] | None:
-        return [str(i) for i in self._all_ids()]
+        return [self.key_of(i) for i in self._all_ids()]
 
     def _all_ids(self) -> Iterator[int]:
         last = 0
         while True:
-            ids = self.client.search(self.model, [["id", ">", last]], 0, 10_000,
+            ids = self.client.search(self.model, [*self.domain, ["id", ">", last]], 0, 10_000,
                                      [["id", "ASC"]], context=ALL)
             yield from ids
             if len(ids) < 10_000:
@@ -130,9 +144,9 @@ def _compact(code: Any) -> str:
 class PartiesStream(_TrytonStream):
     model = "party.party"
     fields: ClassVar[list[str]] = ["name", "code", "active", "write_date", "create_date"]
-    children: ClassVar[list[tuple[str, str]]] = [
-        ("party.address", "party"), ("party.contact_mechanism", "party"),
-        ("party.identifier", "party")]
+    children: ClassVar[list[tuple[str, str, list[Any]]]] = [
+        ("party.address", "party", []), ("party.contact_mechanism", "party", []),
+        ("party.identifier", "party", [])]
 
     def details(self, ids: list[int]) -> dict[str, Any]:
         domain = [["party", "in", ids]]
@@ -179,7 +193,6 @@ class ProductsStream(_TrytonStream):
     fields: ClassVar[list[str]] = [
         "code", "active", "write_date", "create_date", "template.name",
         "template.list_price", "template.default_uom.name", "template.type"]
-    children: ClassVar[list[tuple[str, str]]] = []
 
     def flatten(self, row: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         template = row.get("template.") or {}
@@ -188,6 +201,138 @@ class ProductsStream(_TrytonStream):
             "id": row["id"], "code": row.get("code") or "", "name": template.get("name") or "",
             "active": bool(row.get("active", True)), "list_price": template.get("list_price"),
             "unit": uom.get("name") or "", "type": template.get("type") or "",
+        }
+
+
+class PriceListsStream(Stream):
+    """Tryton's own price list: the list prices of the product templates (``products``
+    carries each price). One record, so a mapping can create the CRM price list they fill."""
+
+    key = "list_price"
+
+    def __init__(self, client: TrytonClient, name: str) -> None:
+        self.client, self.name = client, name
+
+    def read(self, cursor: str | None) -> Iterator[Record]:
+        companies = self.client.search_read("company.company", [], ["currency.code"],
+                                            0, 1, [["id", "ASC"]], context={})
+        currency = ((companies[0].get("currency.") or {}).get("code") if companies else None)
+        position = f"{self.key}:{currency or 'EUR'}"
+        if cursor == position:  # read already, and the company's currency is the same
+            return
+        yield Record(key=self.key, data={"id": self.key, "currency": currency or "EUR"},
+                     cursor=position, position="product list prices")
+
+    def existing_keys(self) -> Iterable[str] | None:
+        return [self.key]
+
+
+class _DocumentStream(_TrytonStream):
+    """A commercial document with its lines (``type = 'line'`` ones: titles, comments and
+    subtotals carry no amount) flattened into one record; the lines' changes bring it back.
+
+    Each line gets its VAT rate in percent from its taxes (the percentage ones added up).
+    A line removed from a document whose other data did not change is seen at the next
+    change of the document or ``--full`` run (Tryton keeps no trace of deleted lines).
+    """
+
+    line_model = ""
+    line_parent = ""
+    line_fields: ClassVar[list[str]] = ["type", "product", "description", "quantity",
+                                        "unit_price", "taxes", "sequence"]
+
+    def __init__(self, client: TrytonClient, name: str) -> None:
+        super().__init__(client, name)
+        self._rates: dict[int, Decimal] | None = None
+
+    def _tax_rates(self) -> dict[int, Decimal]:
+        if self._rates is None:
+            self._rates = {row["id"]: Decimal(str(row["rate"] or 0)) * 100
+                           for row in self.client.search_read(
+                               "account.tax", [["type", "=", "percentage"]], ["rate"],
+                               context=ALL)}
+        return self._rates
+
+    def details(self, ids: list[int]) -> dict[str, Any]:
+        rates = self._tax_rates()
+        lines: dict[int, list[dict[str, Any]]] = {}
+        for row in self.client.search_read(
+                self.line_model, [[self.line_parent, "in", ids]],
+                [self.line_parent, *self.line_fields],
+                order=[["sequence", "ASC"], ["id", "ASC"]], context={}):
+            if row.get("type", "line") != "line":
+                continue
+            rate = sum((rates.get(t, Decimal(0)) for t in row.get("taxes") or []), Decimal(0))
+            lines.setdefault(row[self.line_parent], []).append({
+                "id": row["id"], "product": row.get("product"),
+                "description": row.get("description") or "",
+                "quantity": row.get("quantity"), "unit_price": row.get("unit_price"),
+                "tax_rate": rate.normalize() if rate else Decimal(0),
+            })
+        return {"lines": lines}
+
+
+class SalesStream(_DocumentStream):
+    """``sale.sale``: quotations and orders. Keys are Tryton references (``sale.sale,12``)
+    because invoices become sales documents too."""
+
+    model = "sale.sale"
+    key_prefix = "sale.sale,"
+    fields: ClassVar[list[str]] = [
+        "number", "reference", "description", "state", "sale_date", "quotation_date",
+        "party", "currency.code", "untaxed_amount", "tax_amount", "total_amount",
+        "write_date", "create_date"]
+    children: ClassVar[list[tuple[str, str, list[Any]]]] = [("sale.line", "sale", [])]
+    line_model, line_parent = "sale.line", "sale"
+
+    def flatten(self, row: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"], "number": row.get("number") or "", "draft_ref": f"#{row['id']}",
+            "reference": row.get("reference") or "", "description": row.get("description") or "",
+            "state": row.get("state") or "", "sale_date": row.get("sale_date"),
+            "quotation_date": row.get("quotation_date"), "party": row.get("party"),
+            "currency": (row.get("currency.") or {}).get("code") or "",
+            "untaxed_amount": row.get("untaxed_amount"), "tax_amount": row.get("tax_amount"),
+            "total_amount": row.get("total_amount"),
+            "lines": extra["lines"].get(row["id"], []),
+        }
+
+
+class InvoicesStream(_DocumentStream):
+    """Customer invoices and credit notes (``account.invoice`` of type ``out``), with what is
+    left to pay and the first due date. ``sequence_type`` tells a credit note from an invoice
+    the way Tryton numbers them (negative total, no positive line)."""
+
+    model = "account.invoice"
+    key_prefix = "account.invoice,"
+    domain: ClassVar[list[Any]] = [["type", "=", "out"]]
+    fields: ClassVar[list[str]] = [
+        "number", "reference", "description", "state", "invoice_date", "party",
+        "currency.code", "untaxed_amount", "tax_amount", "total_amount", "amount_to_pay",
+        "sequence_type_cache", "payment_term_date", "lines_to_pay.maturity_date",
+        "write_date", "create_date"]
+    children: ClassVar[list[tuple[str, str, list[Any]]]] = [
+        ("account.invoice.line", "invoice", [["invoice.type", "=", "out"]])]
+    line_model, line_parent = "account.invoice.line", "invoice"
+
+    def flatten(self, row: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+        lines = extra["lines"].get(row["id"], [])
+        total = row.get("total_amount") or Decimal(0)
+        kind = row.get("sequence_type_cache") or (
+            "credit_note" if total < 0 and all(
+                Decimal(str(ln["quantity"] or 0)) * (ln["unit_price"] or 0) <= 0
+                for ln in lines) else "invoice")
+        maturities = [m["maturity_date"] for m in row.get("lines_to_pay.") or []
+                      if m.get("maturity_date")]
+        return {
+            "id": row["id"], "number": row.get("number") or "", "draft_ref": f"#{row['id']}",
+            "reference": row.get("reference") or "", "description": row.get("description") or "",
+            "state": row.get("state") or "", "invoice_date": row.get("invoice_date"),
+            "due_date": min(maturities) if maturities else row.get("payment_term_date"),
+            "party": row.get("party"), "sequence_type": kind,
+            "currency": (row.get("currency.") or {}).get("code") or "",
+            "untaxed_amount": row.get("untaxed_amount"), "tax_amount": row.get("tax_amount"),
+            "total_amount": total, "amount_to_pay": row.get("amount_to_pay"), "lines": lines,
         }
 
 
@@ -203,8 +348,9 @@ class TrytonConnector(Connector):
         "timeout": Parameter("Timeout (s)", required=False, default=30, kind="int"),
     }
     sensitive_parameters = frozenset({"password"})
-    stream_classes: ClassVar[dict[str, type[_TrytonStream]]] = {
-        "parties": PartiesStream, "products": ProductsStream}
+    stream_classes: ClassVar[dict[str, type[Stream]]] = {
+        "parties": PartiesStream, "products": ProductsStream, "price_lists": PriceListsStream,
+        "sales": SalesStream, "invoices": InvoicesStream}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -216,7 +362,8 @@ class TrytonConnector(Connector):
         self.client.login()
 
     def streams(self) -> dict[str, Stream]:
-        return {name: cls(self.client, name) for name, cls in self.stream_classes.items()}
+        return {name: cls(self.client, name)  # type: ignore[call-arg]
+                for name, cls in self.stream_classes.items()}
 
     def close(self) -> None:
         self.client.close()

@@ -40,6 +40,10 @@ class Stream(ABC):
     """One kind of record of a source (parties, invoices, the rows of one file…)."""
 
     name: str = ""
+    # Common start of this stream's keys, when several streams of one source feed the same
+    # CRM object (Tryton sales and invoices both become sales documents): a deletion pass
+    # then only looks at the references this stream made.
+    key_prefix: str = ""
 
     @abstractmethod
     def read(self, cursor: str | None) -> Iterator[Record]:

@@ -34,12 +34,26 @@ A field is computed in this order: read (source | const | concat | coalesce) →
 order → map (case and surrounding spaces ignored) → default (when the value is empty) →
 required check. Transforms (:data:`TRANSFORMS`): strip, upper, lower, title, digits, compact,
 single_line, none_if_empty, number / fr_number ("1 234,56", "1.234,56", "1234.56" → Decimal),
-en_number, int, bool (oui/non/yes/no/1/0/true/false/vrai/faux/x), not, date / fr_date
-(dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy, yyyy-mm-dd, spreadsheet dates and serial numbers),
-datetime / fr_datetime, country (names in English or French → ISO code), and with an
-argument: { date = "%d/%m/%Y" } (or a list of formats), { datetime = … }, { truncate = 80 },
-{ default = "x" }, { replace = { "old" = "new" } }. A value a transform refuses is an error on
-that field ('"Encours": "abc" is not a number'), never an exception.
+en_number, abs and neg (numbers, sign dropped or reversed), int, bool (oui/non/yes/no/1/0/
+true/false/vrai/faux/x), not, date / fr_date (dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy, yyyy-mm-dd,
+spreadsheet dates and serial numbers), datetime / fr_datetime, country (names in English or
+French → ISO code), and with an argument: { date = "%d/%m/%Y" } (or a list of formats),
+{ datetime = … }, { truncate = 80 }, { default = "x" }, { replace = { "old" = "new" } }. A value
+a transform refuses is an error on that field ('"Encours": "abc" is not a number'), never an
+exception.
+
+Rows a record carries as a list (a sales document's lines) are mapped in a sub-table named
+after the CRM list, with its own fields::
+
+    [streams.invoices.lines]
+    source = "lignes"                 # the source field holding the list (default: "lines")
+    [streams.invoices.lines.fields]
+    description = "libelle"
+    quantity = { source = "qte", transforms = ["number"] }
+    product_external_id = { source = "article", lookup = "product" }
+
+Their errors name the row: ``lines.2.quantity``. A record without the list leaves the rows it
+had as they are.
 
 Several ``[streams.*]`` tables may read the same connector stream (``stream = "rows"``) with
 different ``where``: the loader reads it once and gives each record to every mapping whose
@@ -206,6 +220,17 @@ def _number(v: Any) -> Any:
 
 def _en_number(v: Any) -> Any:
     return _parse_number(v, comma_decimal=False)
+
+
+def _abs(v: Any) -> Any:
+    """The size of an amount whatever its sign (an ERP's credit notes carry negative ones)."""
+    number = _parse_number(v)
+    return None if number is None else abs(number)
+
+
+def _neg(v: Any) -> Any:
+    number = _parse_number(v)
+    return None if number is None else -number
 
 
 def _int(v: Any) -> Any:
@@ -499,6 +524,8 @@ TRANSFORMS: dict[str, Step] = {
     "number": _number,
     "fr_number": _number,
     "en_number": _en_number,
+    "abs": _abs,
+    "neg": _neg,
     "int": _int,
     "bool": _bool,
     "not": _not,
@@ -542,6 +569,36 @@ FieldFn = Callable[[Mapping[str, Any]], Any]
 
 
 @dataclass(eq=False)
+class ChildMapping:
+    """Rows a record carries as a list (a document's lines), mapped field by field."""
+
+    key: str  # CRM key of the list ("lines")
+    source: str  # source field holding the list
+    fields: dict[str, FieldSpec]
+    _copies: tuple[tuple[str, str], ...] = ()
+    _computed: tuple[tuple[str, FieldFn], ...] = ()
+
+    def apply(self, items: Any, fold: bool, errors: dict[str, str]) -> list[dict[str, Any]]:
+        if not isinstance(items, list | tuple):
+            errors[self.key] = f"{_show(items)} is not a list"
+            return []
+        out = []
+        for n, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                errors[f"{self.key}.{n}"] = f"{_show(item)} is not a record"
+                continue
+            data = {str(k).casefold(): v for k, v in item.items()} if fold else item
+            row = {name: data.get(source) for name, source in self._copies}
+            for name, fn in self._computed:
+                try:
+                    row[name] = fn(data)
+                except _Invalid as exc:
+                    errors[f"{self.key}.{n}.{name}"] = str(exc)
+            out.append(row)
+        return out
+
+
+@dataclass(eq=False)
 class StreamMapping:
     """The mapping of one stream onto one CRM object type; :meth:`apply` runs per record."""
 
@@ -562,6 +619,7 @@ class StreamMapping:
     _key_sources: tuple[str, ...] = ()
     _key_shown: str = ""
     _where: tuple[tuple[str, Any], ...] = ()
+    children: tuple[ChildMapping, ...] = ()
 
     def _data(self, record: Record) -> Mapping[str, Any]:
         if self.ignore_case:
@@ -626,6 +684,10 @@ class StreamMapping:
                 out[name] = fn(data)
             except _Invalid as exc:
                 errors[name] = str(exc)
+        for child in self.children:
+            items = get(child.source)
+            if items is not None:  # absent: the rows are left as they are
+                out[child.key] = child.apply(items, self.ignore_case, errors)
         return key, out, errors
 
     def check_headers(self, headers: Collection[str]) -> list[str]:
@@ -895,8 +957,12 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a table")
         return None
-    for extra in sorted(set(raw) - _STREAM_KEYS):
-        problems.append(f"{where}: unknown option {extra!r}" + _suggest(extra, _STREAM_KEYS))
+    named = raw.get("target")
+    rows = [t.split(".", 1)[1] for t in targets
+            if isinstance(named, str) and t.startswith(f"{named}.")]
+    for extra in sorted(set(raw) - _STREAM_KEYS - set(rows)):
+        problems.append(f"{where}: unknown option {extra!r}"
+                        + _suggest(extra, [*_STREAM_KEYS, *rows]))
     ignore_case = raw.get("ignore_case", False)
     if not isinstance(ignore_case, bool):
         problems.append(f"{where}.ignore_case: expected true or false")
@@ -911,11 +977,11 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     target = raw.get("target")
     allowed: Collection[str] = ()
     if target is None:
-        problems.append(f"{where}.target: missing (one of: {', '.join(sorted(targets))})")
-    elif target not in targets:
+        problems.append(f"{where}.target: missing (one of: {', '.join(_roots(targets))})")
+    elif target not in targets or "." in str(target):
         problems.append(f"{where}.target: unknown target {target!r}"
-                        + _suggest(str(target), targets)
-                        + f" (known: {', '.join(sorted(targets))})")
+                        + _suggest(str(target), _roots(targets))
+                        + f" (known: {', '.join(_roots(targets))})")
     else:
         allowed = targets[target]
     on_error = raw.get("on_error", "quarantine")
@@ -960,26 +1026,18 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     conditions = _compile_where(raw.get("where", {}), f"{where}.where", fold, problems)
     sources.update(source for source, _ in conditions)
 
-    fields_raw = raw.get("fields")
-    if not isinstance(fields_raw, dict) or not fields_raw:
-        problems.append(f"{where}.fields: missing or empty (CRM field = source field)")
-        fields_raw = {}
-    specs: dict[str, FieldSpec] = {}
-    copies: list[tuple[str, str]] = []
-    computed: list[tuple[str, FieldFn]] = []
-    for crm, spec_raw in fields_raw.items():
-        field_where = f"{where}.fields.{crm}"
-        if allowed and crm not in allowed:
-            problems.append(f"{field_where}: unknown field {crm!r} for {target}"
-                            + _suggest(crm, allowed))
-        spec, copy_source, fn = _compile_field(crm, spec_raw, field_where, targets=targets,
-                                               ignore_case=ignore_case, problems=problems)
-        specs[crm] = spec
+    specs, copies, computed = _compile_fields(raw.get("fields"), where, str(target), allowed,
+                                              targets=targets, ignore_case=ignore_case,
+                                              problems=problems)
+    for spec in specs.values():
         sources.update(spec.sources)
-        if copy_source is not None:
-            copies.append((crm, copy_source))
-        elif fn is not None:
-            computed.append((crm, fn))
+    children: list[ChildMapping] = []
+    for extra in sorted(set(raw) & set(rows)):
+        child = _compile_child(extra, raw[extra], f"{where}.{extra}", f"{target}.{extra}",
+                               targets=targets, ignore_case=ignore_case, problems=problems)
+        if child is not None:
+            children.append(child)
+            sources.add(child.source)
     return StreamMapping(
         name=name, stream=stream if isinstance(stream, str) else name,
         target=str(target), key=key_label, on_error=str(on_error), fields=specs,
@@ -988,7 +1046,59 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
         where=dict(raw.get("where", {})) if isinstance(raw.get("where"), dict) else {},
         _copies=tuple(copies), _computed=tuple(computed), _key_fn=key_fn,
         _key_steps=tuple(key_steps), _key_sources=key_sources, _key_shown=key_shown,
-        _where=conditions)
+        _where=conditions, children=tuple(children))
+
+
+def _roots(targets: Mapping[str, Collection[str]]) -> list[str]:
+    """The targets a stream may load (``salesdocument.lines`` is part of a document)."""
+    return sorted(t for t in targets if "." not in t)
+
+
+def _compile_fields(raw: Any, where: str, target: str, allowed: Collection[str], *,
+                    targets: Mapping[str, Collection[str]], ignore_case: bool,
+                    problems: list[str]
+                    ) -> tuple[dict[str, FieldSpec], list[tuple[str, str]],
+                               list[tuple[str, FieldFn]]]:
+    """(specs, plain copies, computed fields) of a ``fields`` table."""
+    if not isinstance(raw, dict) or not raw:
+        problems.append(f"{where}.fields: missing or empty (CRM field = source field)")
+        raw = {}
+    specs: dict[str, FieldSpec] = {}
+    copies: list[tuple[str, str]] = []
+    computed: list[tuple[str, FieldFn]] = []
+    for crm, spec_raw in raw.items():
+        field_where = f"{where}.fields.{crm}"
+        if allowed and crm not in allowed:
+            problems.append(f"{field_where}: unknown field {crm!r} for {target}"
+                            + _suggest(crm, allowed))
+        spec, copy_source, fn = _compile_field(crm, spec_raw, field_where, targets=targets,
+                                               ignore_case=ignore_case, problems=problems)
+        specs[crm] = spec
+        if copy_source is not None:
+            copies.append((crm, copy_source))
+        elif fn is not None:
+            computed.append((crm, fn))
+    return specs, copies, computed
+
+
+def _compile_child(name: str, raw: Any, where: str, target: str, *,
+                   targets: Mapping[str, Collection[str]], ignore_case: bool,
+                   problems: list[str]) -> ChildMapping | None:
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a table with source and fields")
+        return None
+    for extra in sorted(set(raw) - {"source", "fields"}):
+        problems.append(f"{where}: unknown option {extra!r}"
+                        + _suggest(extra, ["source", "fields"]))
+    source = raw.get("source", name)
+    if not isinstance(source, str) or not source:
+        problems.append(f"{where}.source: expected the source field holding the list")
+        source = name
+    specs, copies, computed = _compile_fields(
+        raw.get("fields"), where, target, targets[target], targets=targets,
+        ignore_case=ignore_case, problems=problems)
+    return ChildMapping(key=name, source=source.casefold() if ignore_case else source,
+                        fields=specs, _copies=tuple(copies), _computed=tuple(computed))
 
 
 def load_mapping(text: str, *, targets: Mapping[str, Collection[str]],

@@ -75,8 +75,13 @@ class Command(BaseCommand):
                 "parameters": {"url": server.url, "database": server.database,
                                "username": server.username},
                 "secrets": {"password": server.password},
-                "owned_fields": {"account": ["legal_name", "siren", "siret", "billing_street",
-                                             "billing_postcode", "billing_city"]},
+                "owned_fields": {
+                    "account": ["legal_name", "siren", "siret", "billing_street",
+                                "billing_postcode", "billing_city"],
+                    "product": ["code", "name", "unit", "active"],
+                    "salesdocument": ["kind", "number", "account", "status", "issue_date",
+                                      "due_date", "currency", "total_excl_tax", "total_tax",
+                                      "total_incl_tax", "amount_due"]},
                 "batch_size": 500})
         return connection
 
@@ -89,6 +94,11 @@ class Command(BaseCommand):
         self.stdout.write(f"{stamp} run {run.pk}: read {run.read}, created {run.created}, "
                           f"updated {run.updated}, unchanged {run.unchanged}, deleted "
                           f"{run.deleted}, quarantined {run.quarantined}")
+        for stream, counts in (run.details or {}).get("streams", {}).items():
+            moved = {k: v for k, v in counts.items() if v and k != "unchanged"}
+            if moved:
+                self.stdout.write(f"    {stream}: " + ", ".join(f"{k} {v}"
+                                                               for k, v in moved.items()))
 
     def _change(self) -> None:
         connection = Connection.objects.filter(name=NAME).first()
