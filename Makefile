@@ -40,7 +40,8 @@ $(TRYTON_VENV)/.installed:
 		echo "Cannot create a virtual environment: on Debian/Ubuntu install python3.11-venv."; \
 		exit 1; }
 	$(TRYTON_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(TRYTON_VENV)/bin/python -m pip install --quiet "trytond>=8,<9" "proteus>=8,<9" \
+	$(TRYTON_VENV)/bin/python -m pip install --quiet "setuptools>=61" wheel \
+		"trytond>=8,<9" "proteus>=8,<9" \
 		"trytond_party>=8,<9" "trytond_product>=8,<9" "trytond_sale>=8,<9" \
 		"trytond_account_invoice>=8,<9" "trytond_company>=8,<9" "trytond_currency>=8,<9" \
 		"trytond_account>=8,<9"

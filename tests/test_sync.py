@@ -384,3 +384,20 @@ def test_engine_tests_know_the_loaders_targets() -> None:
     assert set(TARGETS) == set(real)
     for name, fields in TARGETS.items():
         assert fields <= real[name], (name, fields - real[name])
+
+
+def test_connection_command_takes_a_ready_made_mapping_by_name(db: None) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from comptoir.integration.mappings import builtin_mapping
+
+    call_command("connection", "tryton-push", "--connector", "push", "--mapping", "tryton",
+                 "--push-secret", "k3y", stdout=StringIO())
+    created = Connection.objects.get(name="tryton-push")
+    assert (created.mapping, created.push_secret) == (builtin_mapping("tryton"), "k3y")
+    with pytest.raises(CommandError, match="Cannot read the mapping"):
+        call_command("connection", "other", "--connector", "push", "--mapping", "nope.toml",
+                     stdout=StringIO())

@@ -33,7 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -82,7 +82,9 @@ def installed_packages() -> list[str]:
     for site in _site_packages():
         for info in site.glob("*.dist-info"):
             name = info.name.removesuffix(".dist-info")
-            if name.lower().startswith(("trytond", "proteus")):
+            # this repository's own modules are activated on copies (``build_with_modules``)
+            if name.lower().startswith(("trytond", "proteus")) and not \
+                    name.lower().startswith("trytond_comptoir"):
                 found.append(name)
     return sorted(found)
 
@@ -113,8 +115,10 @@ def tryton_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def write_config(directory: Path, *, port: int | None = None) -> Path:
-    """A trytond configuration for a SQLite database in ``directory``, on 127.0.0.1 only."""
+def write_config(directory: Path, *, port: int | None = None,
+                 extra: Mapping[str, Mapping[str, str]] | None = None) -> Path:
+    """A trytond configuration for a SQLite database in ``directory``, on 127.0.0.1 only;
+    ``extra`` adds sections (a module's own, such as ``[comptoir]``)."""
     lines = [
         "[database]", "uri = sqlite://", f"path = {directory}", "list = False", "",
         # sessions outlive long test runs and benchmarks; failed logins still count
@@ -123,6 +127,8 @@ def write_config(directory: Path, *, port: int | None = None) -> Path:
     ]
     if port is not None:
         lines += ["[web]", f"listen = 127.0.0.1:{port}", ""]
+    for section, options in (extra or {}).items():
+        lines += [f"[{section}]", *(f"{k} = {v}" for k, v in options.items()), ""]
     path = directory / "trytond.conf"
     path.write_text("\n".join(lines))
     return path
@@ -231,6 +237,67 @@ def build_template(cache_dir: Path | None = None, *, profile: str = "small") -> 
     return _build_cached(cache_dir / f"{profile}-{key}.sqlite", build)
 
 
+CONTRIB = REPO_ROOT / "contrib" / "tryton"
+
+
+def _module_files(name: str) -> list[Path]:
+    return sorted(p for p in (CONTRIB / name).iterdir()
+                  if p.is_file() and p.suffix in (".py", ".cfg", ".xml", ".toml"))
+
+
+def _module_digest(name: str) -> str:
+    return _key(*(f"{p.name}\0{p.read_text()}" for p in _module_files(name)))
+
+
+def install_module(name: str) -> None:
+    """Install this repository's Tryton module ``name`` (``contrib/tryton/<name>``) into
+    Tryton's environment, again whenever its files changed."""
+    if not tryton_available():
+        raise TrytonHarnessError(SKIP_REASON)
+    digest = _module_digest(name)
+    stamp = tryton_venv() / f".module-{name}"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    with _locked(default_cache_dir(), f"install-{name}"):
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        log = default_cache_dir() / f"install-{name}.log"
+        log.write_text("")
+        with tempfile.TemporaryDirectory(prefix=f"{name}-") as scratch:
+            source = Path(scratch) / name  # the build leaves its files there, not in the repo
+            source.mkdir()
+            for path in _module_files(name):
+                shutil.copy(path, source / path.name)
+            _run_logged([str(tryton_bin("python")), "-m", "pip", "install", "--quiet",
+                         "--no-deps", "--force-reinstall", "--no-build-isolation",
+                         str(source)],
+                        log, env=tryton_env(), what=f"installing the Tryton module {name}")
+        stamp.write_text(digest)
+
+
+def build_with_modules(template: Path, modules: Sequence[str],
+                       cache_dir: Path | None = None) -> Path:
+    """``template`` with this repository's Tryton ``modules`` activated, built once per
+    version of their files (about 20 s)."""
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    for name in modules:
+        install_module(name)
+    key = _key(Path(template).name, *modules, *map(_module_digest, modules))
+
+    def build(scratch: Path) -> None:
+        config = write_config(scratch)
+        shutil.copyfile(template, scratch / f"{DATABASE}.sqlite")
+        seconds = _run_logged(
+            [str(tryton_bin("trytond-admin")), "-c", str(config), "-d", DATABASE,
+             "--activate-dependencies", "-u", *modules],
+            scratch / "trytond-admin.log", env=tryton_env(),
+            what=f"activating {', '.join(modules)}")
+        print(f"[tryton] {', '.join(modules)} activated in {seconds:.1f}s", flush=True)
+
+    stem = Path(template).name.removesuffix(".sqlite")
+    return _build_cached(cache_dir / f"{stem}+{'+'.join(modules)}-{key}.sqlite", build)
+
+
 # --- Server --------------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -249,7 +316,8 @@ class TrytonServer:
 
     def __init__(self, template: Path, *, workdir: Path | None = None,
                  database: str = DATABASE, port: int | None = None,
-                 startup_timeout: float = 60.0, keep_database: bool = False) -> None:
+                 startup_timeout: float = 60.0, keep_database: bool = False,
+                 config: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self.template = Path(template)
         self.database = database
         self.username = ADMIN_LOGIN
@@ -263,6 +331,7 @@ class TrytonServer:
         self.startup_seconds: float | None = None
         self._prepared = False
         self.keep_database = keep_database  # reuse a database left by a previous start
+        self.config = dict(config or {})  # extra trytond.conf sections
 
     @property
     def url(self) -> str:
@@ -296,7 +365,7 @@ class TrytonServer:
         self.directory.mkdir(parents=True, exist_ok=True)
         if not (self.keep_database and self.database_path.exists()):
             shutil.copyfile(self.template, self.database_path)
-        write_config(self.directory, port=self.port)
+        write_config(self.directory, port=self.port, extra=self.config)
         self._prepared = True
 
     def start(self) -> TrytonServer:

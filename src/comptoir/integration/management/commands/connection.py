@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from comptoir.core.errors import ValidationFailed
+from comptoir.integration.mappings import builtin_mapping, builtin_mappings
 from comptoir.integration.models import Connection
 from comptoir.integration.services import connection_validate
 
@@ -29,7 +30,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
         parser.add_argument("--connector", help="files, tryton, sql… (required to create)")
-        parser.add_argument("--mapping", type=Path, help="The mapping file (TOML).")
+        parser.add_argument("--mapping", help="The mapping file (TOML), or the name of a "
+                                              "ready-made one (tryton, odoo_partners…).")
         parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE")
         parser.add_argument("--push-secret", help="Push connections: the HMAC signing key.")
@@ -50,10 +52,14 @@ class Command(BaseCommand):
         if options["connector"]:
             connection.connector = options["connector"]
         if options["mapping"]:
-            try:
-                connection.mapping = options["mapping"].read_text(encoding="utf-8")
-            except OSError as exc:
-                raise CommandError(f"Cannot read the mapping: {exc}") from exc
+            path = Path(options["mapping"])
+            if not path.exists() and options["mapping"] in builtin_mappings():
+                connection.mapping = builtin_mapping(options["mapping"])
+            else:
+                try:
+                    connection.mapping = path.read_text(encoding="utf-8")
+                except OSError as exc:
+                    raise CommandError(f"Cannot read the mapping: {exc}") from exc
         connection.parameters = {**connection.parameters, **_pairs(options["param"], "--param")}
         connection.secrets = {**connection.secrets, **_pairs(options["secret"], "--secret")}
         if options["push_secret"] is not None:

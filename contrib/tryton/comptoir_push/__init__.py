@@ -1,0 +1,1 @@
+"""Comptoir push: sends party and customer invoice changes to Comptoir's push API."""
