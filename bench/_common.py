@@ -10,8 +10,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,32 @@ def setup_django(data_dir: Path) -> None:
 
 def comptoir(data_dir: Path, *args: str) -> None:
     subprocess.run([PY, "-m", "comptoir", *args], env=env_for(data_dir), check=True)
+
+
+@dataclass
+class Measured:
+    """A finished child process: its exit code, output, wall time and own peak memory."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_rss_mb: float
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> Measured:
+    """Run ``args`` to its end; the peak RSS is this child's own (``wait4``), not the largest
+    of every child the benchmark ran so far (``RUSAGE_CHILDREN``)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, out.read().decode(errors="replace"),
+                        err.read().decode(errors="replace"), seconds, usage.ru_maxrss / 1024)
 
 
 def free_port() -> int:

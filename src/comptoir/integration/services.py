@@ -140,6 +140,7 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
     total = Counts()
     per_stream: dict[str, dict[str, int]] = {}
     started = time.monotonic()
+    connector: Connector | None = None
     try:
         mapping = connection_mapping(connection)
         connector = connection_connector(connection)
@@ -170,13 +171,15 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
         log.warning("sync %s run %s failed (%s): %s %s", connection.name, run.pk,
                     exc.category, exc.message, exc.detail)
         _finish(run, SyncRun.Status.FAILED, total, per_stream, lag,
-                category=exc.category, message=exc.message)
+                category=exc.category, message=exc.message, source=_source_stats(connector))
     except Exception as exc:  # a bug or an unexpected answer: the run says so, the log has more
         log.exception("sync %s run %s crashed", connection.name, run.pk)
         _finish(run, SyncRun.Status.FAILED, total, per_stream, lag,
-                category=Category.PERMANENT, message=f"Unexpected error: {exc}")
+                category=Category.PERMANENT, message=f"Unexpected error: {exc}",
+                source=_source_stats(connector))
     else:
-        _finish(run, SyncRun.Status.SUCCEEDED, total, per_stream, lag)
+        _finish(run, SyncRun.Status.SUCCEEDED, total, per_stream, lag,
+                source=_source_stats(connector))
     log.info("sync %s run %s: %s in %.1f s", connection.name, run.pk, run.status,
              time.monotonic() - started)
     return run
@@ -238,9 +241,24 @@ def _tombstone_missing(loader: Loader, present_raw: set[str], prefix: str = "") 
     return deleted
 
 
+def _source_stats(connector: Connector | None) -> dict[str, float]:
+    """The connector's figures on the other system, never at the cost of recording how the
+    run ended."""
+    if connector is None:
+        return {}
+    try:
+        return dict(connector.stats())
+    except Exception:
+        log.exception("the stats of connector %s failed", connector.name)
+        return {}
+
+
 def _finish(run: SyncRun, status: str, total: Counts, per_stream: dict[str, dict[str, int]],
-            lag: float | None, *, category: str = "", message: str = "") -> None:
+            lag: float | None, *, category: str = "", message: str = "",
+            source: dict[str, float] | None = None) -> None:
     details: dict[str, Any] = {"streams": per_stream}
+    if source:
+        details["source"] = source  # e.g. Tryton's calls and answering time
     if run.dry_run:
         details["changes"] = total.changes[:200]
     # The batches added their counts as they committed (so a killed run shows its progress);

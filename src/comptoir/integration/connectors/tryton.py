@@ -368,6 +368,9 @@ class TrytonConnector(Connector):
     def close(self) -> None:
         self.client.close()
 
+    def stats(self) -> dict[str, float]:
+        return self.client.stats()
+
     def push_account(self, account: Mapping[str, Any]) -> int:
         """Create the account as a party in Tryton and return its id (I5).
 

@@ -31,6 +31,7 @@ import datetime
 import gzip
 import http.client
 import json
+import time
 import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -148,6 +149,19 @@ class TrytonClient:
         self._context: dict[str, Any] | None = None
         self._connection: http.client.HTTPConnection | None = None
         self._request_id = 0
+        self._calls = 0
+        self._seconds = 0.0
+        self._decode_seconds = 0.0
+        self._bytes = 0
+
+    def stats(self) -> dict[str, float]:
+        """What this client asked of Tryton so far, so a sync can tell Tryton's time from its
+        own: ``calls``, ``seconds`` from sending a request to its answer decoded (of which
+        ``decode_seconds`` is our JSON decoding) and ``bytes_received`` as they came (gzipped).
+        """
+        return {"calls": self._calls, "seconds": round(self._seconds, 6),
+                "decode_seconds": round(self._decode_seconds, 6),
+                "bytes_received": self._bytes}
 
     # transport ----------------------------------------------------------------------------------
 
@@ -191,6 +205,7 @@ class TrytonClient:
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read()
+                self._bytes += len(data)
                 # Tryton 8 labels every large answer gzip, compressed or not (it compresses
                 # only when asked): trust the magic number, not the header
                 if data[:2] == b"\x1f\x8b" and "gzip" in (
@@ -230,7 +245,12 @@ class TrytonClient:
             auth = self._auth_header()
             if auth:
                 headers["Authorization"] = auth
-        status, data = self._post(path or self.path, body, headers)
+        started = time.perf_counter()
+        try:
+            status, data = self._post(path or self.path, body, headers)
+        finally:
+            self._calls += 1
+            self._seconds += time.perf_counter() - started
         if status in (401, 403):
             raise _Unauthorized(status)
         if status == 429:
@@ -248,10 +268,14 @@ class TrytonClient:
             raise PermanentError(
                 f"Tryton rejected the request {method} (HTTP {status})",
                 detail=self._body_detail(status, data))
+        started = time.perf_counter()
         try:
             answer = loads(data)
         except ValueError:
             answer = None
+        decoding = time.perf_counter() - started
+        self._seconds += decoding
+        self._decode_seconds += decoding
         if not isinstance(answer, dict) or not ({"result", "error"} & answer.keys()):
             raise PermanentError(
                 f"Tryton answered something that is not JSON-RPC at {self.display_url} "

@@ -110,6 +110,11 @@ class Connector(ABC):
     def close(self) -> None:  # noqa: B027  (optional hook)
         """Release what the streams opened (sessions, files)."""
 
+    def stats(self) -> dict[str, float]:
+        """Figures on the other system's side of the run (e.g. ``calls`` and the ``seconds``
+        spent waiting for it), kept on the run so its own overhead shows; cheap, any time."""
+        return {}
+
 
 _REGISTRY: dict[str, type[Connector]] = {}
 

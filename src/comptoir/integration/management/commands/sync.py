@@ -70,6 +70,15 @@ class Command(BaseCommand):
         for stream, counts in (run.details.get("streams") or {}).items():
             self.stdout.write(f"  stream {stream}: " +
                               ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+        source = run.details.get("source") or {}
+        if "calls" in source and "seconds" in source:
+            # the other system's share of the run: the rest is Comptoir's own
+            calls = int(source["calls"])
+            line = (f"  source: {calls:,} call{'' if calls == 1 else 's'}, "
+                    f"{source['seconds']:,.1f} s answering")
+            if source.get("bytes_received"):
+                line += f", {source['bytes_received'] / 1e6:,.1f} MB received"
+            self.stdout.write(line)
         if run.dry_run:
             for change in run.details.get("changes", [])[:50]:
                 self.stdout.write(f"  would {change['action']} {change['object_type']} "
