@@ -49,6 +49,12 @@ def test_create_then_resend_then_change(world: Any, api: Any) -> None:
     entry = AuditEntry.objects.filter(object_type="account", object_id=ids[1],
                                       action="update").get()
     assert entry.changes["legal_name"] == ["Société 1 SAS", "Renommée SA"]
+    assert entry.changes["normalized_name"] == ["societe 1", "renommee"]
+    records[2]["phone"] = "04 72 99 99 99"  # the name stays: no normalized_name in the diff
+    _post(api, dm, "accounts", records).expect(200)
+    phoned = AuditEntry.objects.filter(object_type="account", object_id=ids[2],
+                                       action="update").get()
+    assert set(phoned.changes) == {"phone"}
     assert entry.source == "bulk:erp"
     assert entry.user_id == dm.pk
     assert OutboxEvent.objects.filter(topic="account.updated", object_id=ids[1]).exists()

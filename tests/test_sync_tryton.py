@@ -37,6 +37,7 @@ def _ok(run: SyncRun) -> SyncRun:
 
 def _source_counts(client: TrytonClient) -> dict[str, int]:
     return {"parties": client.search_count("party.party", []),
+            "contacts": 0,  # the seed names no contact mechanism
             "products": client.search_count("product.product", []),
             "price_lists": 1,
             "sales": client.search_count("sale.sale", []),
@@ -199,3 +200,40 @@ def test_erpdemo_command_syncs_a_local_tryton_and_shows_a_change(db: None,
         assert "renamed" in change.getvalue()
         run = _ok(sync_run(connection))
     assert (run.read, run.updated, run.created) == (1, 1, 0)
+
+
+def test_named_contact_mechanisms_become_the_accounts_contacts(erp: Any) -> None:
+    from comptoir.crm.models import Contact
+
+    connection, client = erp
+    _ok(sync_run(connection))
+    party = client.search("party.party", [["identifiers", "!=", None],
+                                          ["contact_mechanisms.type", "=", "phone"]], 0, 1,
+                          [["id", "ASC"]])[0]
+    first, second, other = client.create("party.contact_mechanism", [
+        {"party": party, "type": "email", "value": "claire.martin@exemple.fr",
+         "name": "Claire Martin"},
+        {"party": party, "type": "phone", "value": "04 72 10 20 30", "name": "Claire  Martin"},
+        {"party": party, "type": "mobile", "value": "06 12 34 56 78", "name": "Paul"}])
+    run = _ok(sync_run(connection))
+    assert (run.created, run.quarantined) == (2, 0)  # one contact per name, not per mechanism
+    account = ExternalRef.objects.get(system="tryton", object_type="account",
+                                      external_id=str(party)).object_id
+    claire = Contact.objects.get(account_id=account, last_name="Martin")
+    assert (claire.first_name, claire.email, claire.phone) == (
+        "Claire", "claire.martin@exemple.fr", "+33472102030")
+    assert Contact.objects.get(account_id=account, last_name="Paul").mobile == "+33612345678"
+
+    client.write("party.contact_mechanism", [second], {"value": "04 72 99 99 99"})
+    # the contact changes; the account keeps its own (unnamed) phone
+    assert _ok(sync_run(connection)).updated == 1
+    claire.refresh_from_db()
+    assert claire.phone == "+33472999999"
+    client.delete("party.contact_mechanism", [other])
+    run = _ok(sync_run(connection))
+    assert run.deleted == 1
+    assert ExternalRef.objects.get(system="tryton", object_type="contact",
+                                   external_id=f"party.contact_mechanism,{other}").deleted_at
+    assert ExternalRef.objects.filter(system="tryton", object_type="contact",
+                                      external_id=f"party.contact_mechanism,{first}",
+                                      deleted_at__isnull=True).exists()

@@ -107,8 +107,10 @@ def party_records(ids):
             key=lambda a: (a.sequence is None, a.sequence or 0, a.id))
         address = addresses[0] if addresses else None
         mechanisms = {}
+        # a person's mechanisms (those with a name) only when the party has none of its own
         for mechanism in sorted(party.contact_mechanisms,
-                key=lambda m: (m.sequence is None, m.sequence or 0, m.id)):
+                key=lambda m: (bool((m.name or '').strip()), m.sequence is None,
+                    m.sequence or 0, m.id)):
             mechanisms.setdefault(mechanism.type, mechanism.value or '')
         identifiers = {}
         for identifier in party.identifiers:

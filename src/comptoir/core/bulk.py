@@ -70,6 +70,7 @@ class BulkSpec:
     clean: Cleaner = lambda data: (data, {})
     prepare_new: Preparer | None = None
     derived: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    derived_fields: list[str] = field(default_factory=list)  # what ``derived`` may set
     external_fks: dict[str, str] = field(default_factory=dict)  # attname -> object type
     # fields unique in the table, alone ("code") or together (("kind", "number"))
     unique: list[str | tuple[str, ...]] = field(default_factory=list)
@@ -395,7 +396,7 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
     if changed:
         ids_by_index = {i: refs[results[i].external_id][1] for i, _r in changed}
         current: dict[int, dict[str, Any]] = {}
-        names = sorted({k for _i, r in changed for k in r})
+        names = sorted({k for _i, r in changed for k in r} | set(spec.derived_fields))
         for chunk in _chunks(list(ids_by_index.values())):
             for row in spec.model._default_manager.filter(pk__in=chunk).values("pk", *names):
                 current[row.pop("pk")] = row

@@ -46,6 +46,7 @@ ACCOUNT_FIELDS = [
 ACCOUNT_BULK = BulkSpec(
     model=Account, object_type=ObjectType.ACCOUNT, fields=ACCOUNT_FIELDS,
     clean=clean_account_data, prepare_new=_account_defaults, derived=_account_derived,
+    derived_fields=["normalized_name"],
     external_fks={"parent_id": ObjectType.ACCOUNT},
 )
 

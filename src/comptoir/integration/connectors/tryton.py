@@ -6,6 +6,7 @@ Streams:
   contact mechanisms and its SIREN/SIRET/VAT identifiers, flattened into one record. Tryton does
   not touch a party's ``write_date`` when an address, a contact mechanism or an identifier
   changes, so those models are polled too and their changes bring their party back.
+* ``contacts`` — the people of a party: its contact mechanisms that carry a name, grouped.
 * ``products`` — ``product.product`` with its template's name, unit and list price.
 * ``price_lists`` — one record standing for the templates' list prices, so a mapping can make
   the CRM price list that ``products`` fills.
@@ -157,9 +158,15 @@ class PartiesStream(_TrytonStream):
                 order=[["sequence", "ASC"], ["id", "ASC"]], context={}):
             addresses.setdefault(row["party"], row)  # the first active one, by sequence
         mechanisms: dict[int, dict[str, str]] = {}
+        named: list[dict[str, Any]] = []  # a person's (see ContactsStream): only as fallback
         for row in self.client.search_read(
-                "party.contact_mechanism", domain, ["party", "type", "value"],
+                "party.contact_mechanism", domain, ["party", "type", "value", "name"],
                 order=[["sequence", "ASC"], ["id", "ASC"]], context={}):
+            if (row.get("name") or "").strip():
+                named.append(row)
+                continue
+            mechanisms.setdefault(row["party"], {}).setdefault(row["type"], row["value"] or "")
+        for row in named:
             mechanisms.setdefault(row["party"], {}).setdefault(row["type"], row["value"] or "")
         identifiers: dict[int, dict[str, str]] = {}
         for row in self.client.search_read("party.identifier", domain,
@@ -202,6 +209,73 @@ class ProductsStream(_TrytonStream):
             "active": bool(row.get("active", True)), "list_price": template.get("list_price"),
             "unit": uom.get("name") or "", "type": template.get("type") or "",
         }
+
+
+class ContactsStream(_TrytonStream):
+    """The people of a party: its contact mechanisms carrying a name (Tryton's way of saying
+    "Claire Martin, claire@…, 06…"), one contact per party and name whatever the number of
+    mechanisms. A contact is keyed by its oldest mechanism; removing that one re-keys it (the
+    old key becomes a tombstone)."""
+
+    model = "party.contact_mechanism"
+    key_prefix = "party.contact_mechanism,"
+    domain: ClassVar[list[Any]] = [["name", "!=", None], ["name", "!=", ""]]
+
+    def _groups(self, party_ids: list[int]) -> dict[tuple[int, str], list[dict[str, Any]]]:
+        groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+        for row in self.client.search_read(
+                self.model, [*self.domain, ["party", "in", party_ids]],
+                ["party", "name", "type", "value"], order=[["id", "ASC"]], context={}):
+            name = " ".join(str(row["name"]).split())
+            groups.setdefault((row["party"], name.casefold()), []).append(row)
+        return groups
+
+    def read(self, cursor: str | None) -> Iterator[Record]:
+        at = decode_cursor(cursor)
+        changed = self._changed_ids(at[0] if at else None)
+        order = sorted(changed.items(), key=lambda item: (item[1], item[0]))
+        if at is not None:
+            order = [(i, m) for i, m in order if (m, i) > (at[0], at[1])]
+        done: set[tuple[int, str]] = set()
+        for start in range(0, len(order), PAGE):
+            page = order[start:start + PAGE]
+            owners = {row["id"]: row for row in self.client.read(
+                self.model, [i for i, _m in page], ["party", "name"], context={})}
+            groups = self._groups(sorted({r["party"] for r in owners.values()}))
+            for record_id, moment in page:
+                row = owners.get(record_id)
+                if row is None or not (row.get("name") or "").strip():
+                    continue  # deleted since, or its name removed: the deletion pass sees it
+                group = (row["party"], " ".join(str(row["name"]).split()).casefold())
+                if group in done or group not in groups:
+                    continue
+                done.add(group)
+                mechanisms = groups[group]
+                name = " ".join(str(mechanisms[0]["name"]).split())
+                first, _sep, last = name.partition(" ")
+                values: dict[str, str] = {}
+                for mechanism in mechanisms:
+                    values.setdefault(mechanism["type"], mechanism["value"] or "")
+                key_id = mechanisms[0]["id"]
+                yield Record(key=self.key_of(key_id), data={
+                    "id": key_id, "party": row["party"], "name": name,
+                    "first_name": first if last else "", "last_name": last or first,
+                    "email": values.get("email", ""), "phone": values.get("phone", ""),
+                    "mobile": values.get("mobile", "")},
+                    cursor=encode_cursor(moment, record_id),
+                    position=f"{self.model} {record_id}")
+
+    def existing_keys(self) -> Iterable[str] | None:
+        keys: set[str] = set()
+        seen: set[tuple[int, str]] = set()
+        for row in self.client.iter_search_read(self.model, list(self.domain),
+                                                ["party", "name"], page=5000,
+                                                order=[["id", "ASC"]], context=ALL):
+            group = (row["party"], " ".join(str(row["name"]).split()).casefold())
+            if group not in seen:
+                seen.add(group)
+                keys.add(self.key_of(row["id"]))
+        return keys
 
 
 class PriceListsStream(Stream):
@@ -349,7 +423,8 @@ class TrytonConnector(Connector):
     }
     sensitive_parameters = frozenset({"password"})
     stream_classes: ClassVar[dict[str, type[Stream]]] = {
-        "parties": PartiesStream, "products": ProductsStream, "price_lists": PriceListsStream,
+        "parties": PartiesStream, "contacts": ContactsStream, "products": ProductsStream,
+        "price_lists": PriceListsStream,
         "sales": SalesStream, "invoices": InvoicesStream}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
