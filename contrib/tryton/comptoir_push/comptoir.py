@@ -65,8 +65,8 @@ def post(payload):
     secret = config.get(SECTION, 'secret')
     signature = 'sha256=' + hmac.new(
         secret.encode(), stamp.encode() + b'.' + body, hashlib.sha256).hexdigest()
-    url = '%s/api/v1/integration/push/%s' % (
-        config.get(SECTION, 'url').rstrip('/'), config.get(SECTION, 'connection'))
+    base = config.get(SECTION, 'url').rstrip('/')
+    url = f"{base}/api/v1/integration/push/{config.get(SECTION, 'connection')}"
     request = urllib.request.Request(url, data=body, method='POST', headers={
             'Content-Type': 'application/json',
             'X-Comptoir-Timestamp': stamp,
@@ -168,7 +168,7 @@ def invoice_records(ids):
         maturities = [ml.maturity_date for ml in invoice.lines_to_pay if ml.maturity_date]
         out.append({'key': INVOICE_KEY % invoice.id, 'data': {
                     'id': invoice.id, 'number': invoice.number or '',
-                    'draft_ref': '#%s' % invoice.id, 'reference': invoice.reference or '',
+                    'draft_ref': f'#{invoice.id}', 'reference': invoice.reference or '',
                     'description': invoice.description or '', 'state': invoice.state,
                     'invoice_date': invoice.invoice_date,
                     'due_date': min(maturities) if maturities

@@ -145,8 +145,6 @@ def complete_documents(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]
                 row["tax_rate"] = product["tax_rate"] if product else Decimal("20.00")
             if row.get("unit_price") is None:
                 errors[f"lines.{n}.unit_price"] = [_("Enter a unit price.")]
-                continue
-            row.pop("product_external_id", None)
         if errors:
             problems[position] = errors
             continue

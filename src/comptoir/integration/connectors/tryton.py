@@ -99,12 +99,17 @@ class _TrytonStream(Stream):
                     found[owner] = moment
         return found
 
-    def read(self, cursor: str | None) -> Iterator[Record]:
+    def _pending(self, cursor: str | None) -> list[tuple[int, dt.datetime]]:
+        """(id, change time) of the records after ``cursor``, in cursor order."""
         at = decode_cursor(cursor)
         changed = self._changed_ids(at[0] if at else None)
         order = sorted(changed.items(), key=lambda item: (item[1], item[0]))
         if at is not None:
             order = [(i, m) for i, m in order if (m, i) > (at[0], at[1])]
+        return order
+
+    def read(self, cursor: str | None) -> Iterator[Record]:
+        order = self._pending(cursor)
         for start in range(0, len(order), PAGE):
             page = order[start:start + PAGE]
             rows = {row["id"]: row for row in self.client.read(
@@ -231,11 +236,7 @@ class ContactsStream(_TrytonStream):
         return groups
 
     def read(self, cursor: str | None) -> Iterator[Record]:
-        at = decode_cursor(cursor)
-        changed = self._changed_ids(at[0] if at else None)
-        order = sorted(changed.items(), key=lambda item: (item[1], item[0]))
-        if at is not None:
-            order = [(i, m) for i, m in order if (m, i) > (at[0], at[1])]
+        order = self._pending(cursor)
         done: set[tuple[int, str]] = set()
         for start in range(0, len(order), PAGE):
             page = order[start:start + PAGE]
