@@ -43,6 +43,7 @@ class Activity(CustomFieldsModel):
         indexes = [
             models.Index(fields=["owner", "done", "due_at"], name="activity_agenda"),
             models.Index(fields=["account", "start_at"], name="activity_account_time"),
+            models.Index(fields=["created_at", "id"], name="activity_created_id"),
         ]
 
     def __str__(self) -> str:

@@ -52,6 +52,11 @@ INSTALLED_APPS = [
     "comptoir.sales",
     "comptoir.documents",
     "comptoir.integration",
+    "comptoir.quality",
+    "comptoir.search",
+    "comptoir.feeds",
+    "comptoir.web",
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
@@ -62,8 +67,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "comptoir.web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "comptoir.config.urls"
@@ -81,6 +88,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "comptoir.web.context.navigation",
             ],
         },
     },
@@ -120,7 +128,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
 
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = env_str("COMPTOIR_LANGUAGE", "fr")
@@ -159,6 +169,8 @@ COMPTOIR_BULK_MAX_RECORDS = 10_000
 COMPTOIR_PERIODIC_JOBS = [
     "comptoir.integration.services.schedule_due_runs",
     "comptoir.integration.outbound.outbound_due",
+    "comptoir.feeds.services.notifications_due",
+    "comptoir.search.services.index_outbox",
 ]
 
 TASKS = {

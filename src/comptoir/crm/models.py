@@ -130,7 +130,11 @@ class Contact(CustomFieldsModel):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        indexes = [models.Index(fields=["account", "last_name"], name="contact_account_name")]
+        indexes = [
+            models.Index(fields=["account", "last_name"], name="contact_account_name"),
+            # lists sorted by name: the first page is read off the index, not a sort of 2M rows
+            models.Index(fields=["last_name", "id"], name="contact_name_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -190,7 +194,8 @@ class Lead(CustomFieldsModel):
     class Meta:
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
-        indexes = [models.Index(fields=["owner", "status"], name="lead_owner_status")]
+        indexes = [models.Index(fields=["owner", "status"], name="lead_owner_status"),
+                   models.Index(fields=["created_at", "id"], name="lead_created_id")]
 
     def __str__(self) -> str:
         person = f"{self.first_name} {self.last_name}".strip()
@@ -266,7 +271,8 @@ class Opportunity(CustomFieldsModel):
     class Meta:
         verbose_name = _("opportunity")
         verbose_name_plural = _("opportunities")
-        indexes = [models.Index(fields=["owner", "status"], name="opportunity_owner_status")]
+        indexes = [models.Index(fields=["owner", "status"], name="opportunity_owner_status"),
+                   models.Index(fields=["expected_close_date", "id"], name="opportunity_close_id")]
 
     def __str__(self) -> str:
         return self.name

@@ -22,7 +22,7 @@ from .models import Connection
 _systems: dict[tuple[int, Any], str | None] = {}
 
 
-def _system_of(connection: Connection) -> str | None:
+def system_of(connection: Connection) -> str | None:
     """The mapping's ExternalRef system, cached until the connection changes."""
     key = (connection.pk, connection.updated_at)
     if key not in _systems:
@@ -41,7 +41,7 @@ def owners(object_type: str) -> list[tuple[str, str, set[str]]]:
     out = []
     for connection in Connection.objects.filter(enabled=True).exclude(owned_fields={}):
         fields = set((connection.owned_fields or {}).get(object_type) or ())
-        system = _system_of(connection) if fields else None
+        system = system_of(connection) if fields else None
         if fields and system:
             out.append((connection.label or connection.name, system, fields))
     return out

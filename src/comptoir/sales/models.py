@@ -134,7 +134,8 @@ class SalesDocument(CustomFieldsModel):
         constraints = [
             models.UniqueConstraint(fields=["kind", "number"], name="salesdocument_unique_number")
         ]
-        indexes = [models.Index(fields=["account", "kind", "issue_date"], name="salesdoc_account")]
+        indexes = [models.Index(fields=["account", "kind", "issue_date"], name="salesdoc_account"),
+                   models.Index(fields=["issue_date", "id"], name="salesdoc_issued_id")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}"

@@ -47,7 +47,8 @@ class Case(CustomFieldsModel):
     class Meta:
         verbose_name = _("case")
         verbose_name_plural = _("cases")
-        indexes = [models.Index(fields=["status", "priority"], name="case_status_priority")]
+        indexes = [models.Index(fields=["status", "priority"], name="case_status_priority"),
+                   models.Index(fields=["created_at", "id"], name="case_created_id")]
 
     def __str__(self) -> str:
         return f"{self.number or self.pk} {self.subject}"

@@ -1,0 +1,304 @@
+"""A sales document as a PDF (quote, order, invoice…), in the active language.
+
+Domain code: it reads the document and its lines and draws them with reportlab; the web layer
+only sends the bytes. Money is written the way the reader expects it (``1 234,56 €`` in
+French, ``€1,234.56`` in English), dates in the language's short format. Built with
+reportlab's standard fonts (WinAnsi encoding: every French character, € included), so the
+text stays searchable and copyable in the file.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.utils import formats
+from django.utils.translation import get_language, pgettext
+from django.utils.translation import gettext as _
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+from reportlab.platypus.flowables import Flowable
+
+from .models import SalesDocument, SalesDocumentLine
+from .services import money
+
+DEFAULT_SELLER = "Comptoir"
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF"}
+INK = colors.HexColor("#1b1b1f")
+MUTED = colors.HexColor("#5f6068")
+RULE = colors.HexColor("#dedee3")
+SHADE = colors.HexColor("#f1f1f3")
+
+
+def seller_name() -> str:
+    """The company printed on documents: ``COMPTOIR_COMPANY_NAME`` or a plain default."""
+    return str(getattr(settings, "COMPTOIR_COMPANY_NAME", "") or DEFAULT_SELLER)
+
+
+def _french() -> bool:
+    return (get_language() or "fr").startswith("fr")
+
+
+def format_money(value: Any, currency: str = "EUR") -> str:
+    """``1 234,56 €`` in French, ``€1,234.56`` in English (same rule as the web pages)."""
+    if value is None or value == "":
+        return ""
+    amount = formats.number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
+    symbol = CURRENCY_SYMBOLS.get(currency or "EUR", currency or "")
+    if _french():
+        return f"{amount}\xa0{symbol}"
+    if amount.startswith("-"):
+        return f"-{symbol}{amount[1:]}"
+    return f"{symbol}{amount}"
+
+
+def format_number(value: Any, places: int | None = None) -> str:
+    """A quantity or a rate without useless trailing zeros (``2``, ``1,5``, ``5,5``)."""
+    if value is None or value == "":
+        return ""
+    number = Decimal(value)
+    if places is None:
+        number = number.normalize()
+        exponent = number.as_tuple().exponent
+        places = max(0, -exponent) if isinstance(exponent, int) else 0
+    return formats.number_format(number, places, use_l10n=True, force_grouping=True)
+
+
+def format_date(value: Any) -> str:
+    return formats.date_format(value, "SHORT_DATE_FORMAT") if value else ""
+
+
+@dataclass(frozen=True)
+class VatRow:
+    rate: Decimal
+    base: Decimal
+    tax: Decimal
+
+
+def vat_breakdown(lines: Sequence[SalesDocumentLine]) -> list[VatRow]:
+    """Base and VAT per rate, VAT computed on each rate's sum of lines (the rule of
+    ``sales.services.compute_totals``, so the rows add up to the document's tax)."""
+    base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        base_by_rate[Decimal(line.tax_rate)] += Decimal(line.total_excl_tax or 0)
+    return [VatRow(rate, money(base), money(base * rate / Decimal(100)))
+            for rate, base in sorted(base_by_rate.items())]
+
+
+class _Styles:
+    def __init__(self) -> None:
+        base = getSampleStyleSheet()["Normal"]
+        self.body = ParagraphStyle("body", parent=base, fontName="Helvetica", fontSize=9,
+                                   leading=12, textColor=INK)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=8, leading=10,
+                                    textColor=MUTED)
+        self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8.5, leading=10.5)
+        self.seller = ParagraphStyle("seller", parent=self.body, fontName="Helvetica-Bold",
+                                     fontSize=16, leading=20)
+        self.title = ParagraphStyle("title", parent=self.body, fontName="Helvetica-Bold",
+                                    fontSize=15, leading=19, alignment=TA_RIGHT)
+        self.right = ParagraphStyle("right", parent=self.body, alignment=TA_RIGHT)
+        self.small_right = ParagraphStyle("small_right", parent=self.small, alignment=TA_RIGHT)
+        self.heading = ParagraphStyle("heading", parent=self.body, fontName="Helvetica-Bold",
+                                      fontSize=9.5, leading=13, spaceAfter=2)
+
+
+def _p(text: Any, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+
+
+def _customer_block(document: SalesDocument, st: _Styles) -> list[Flowable]:
+    account = document.account
+    rows: list[str] = [account.legal_name]
+    if account.trade_name and account.trade_name != account.legal_name:
+        rows.append(account.trade_name)
+    if account.billing_street:
+        rows.extend(account.billing_street.splitlines())
+    city = " ".join(v for v in (account.billing_postcode, account.billing_city) if v)
+    if city:
+        rows.append(city)
+    if account.billing_country and account.billing_country != "FR":
+        rows.append(account.billing_country)
+    ids = []
+    if account.siren:
+        ids.append(f"{_('SIREN')} {account.siren}")
+    if account.vat_number:
+        ids.append(f"{_('VAT number')} {account.vat_number}")
+    out: list[Flowable] = [_p(_("Customer"), st.heading)]
+    out.append(Paragraph("<br/>".join(escape(r) for r in rows), st.body))
+    if ids:
+        out.append(_p(" · ".join(ids), st.small))
+    if document.contact_id and document.contact is not None:
+        out.append(_p(_("For the attention of %(name)s") % {"name": document.contact}, st.body))
+    return out
+
+
+def _facts(document: SalesDocument, st: _Styles) -> list[Flowable]:
+    facts = [(pgettext("sales document", "Number"), document.number),
+             (_("Date"), format_date(document.issue_date))]
+    if document.kind == SalesDocument.Kind.QUOTE and document.valid_until:
+        facts.append((_("Valid until"), format_date(document.valid_until)))
+    if document.due_date:
+        facts.append((_("Due date"), format_date(document.due_date)))
+    if document.start_date:
+        facts.append((_("Start date"), format_date(document.start_date)))
+    if document.end_date:
+        facts.append((_("End date"), format_date(document.end_date)))
+    if document.opportunity_id and document.opportunity is not None:
+        facts.append((_("Deal"), document.opportunity.name))
+    table = Table([[_p(k, st.small), _p(v, st.body)] for k, v in facts if v],
+                  colWidths=[28 * mm, 52 * mm], hAlign="RIGHT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("LEFTPADDING", (0, 0), (-1, -1), 2),
+                               ("BOTTOMPADDING", (0, 0), (-1, -1), 1),
+                               ("TOPPADDING", (0, 0), (-1, -1), 1)]))
+    return [table]
+
+
+def _lines_table(document: SalesDocument, lines: Sequence[SalesDocumentLine], st: _Styles,
+                 width: float) -> Table:
+    cur = document.currency
+    head = [_("Description"), _("Qty"), _("Unit price"), _("Discount"), _("VAT"),
+            _("Total excl. tax")]
+    data: list[list[Any]] = [[_p(h, st.small if i == 0 else st.small_right)
+                              for i, h in enumerate(head)]]
+    for line in lines:
+        description = line.description
+        code = getattr(line.product, "code", "") if line.product_id else ""
+        if code and not description.startswith(code):
+            description = f"{code} · {description}"
+        discount = Decimal(line.discount_percent or 0)
+        data.append([
+            _p(description, st.cell),
+            format_number(line.quantity),
+            format_money(line.unit_price, cur),
+            f"{format_number(discount)}\xa0%" if discount else "",
+            f"{format_number(line.tax_rate)}\xa0%",
+            format_money(line.total_excl_tax, cur),
+        ])
+    numbers = 22 * mm + 26 * mm + 16 * mm + 16 * mm + 28 * mm
+    table = Table(data, colWidths=[width - numbers, 22 * mm, 26 * mm, 16 * mm, 16 * mm,
+                                   28 * mm], repeatRows=1)
+    style = [
+        ("FONT", (0, 1), (-1, -1), "Helvetica", 8.5),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
+        ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.3, RULE),
+        ("TOPPADDING", (0, 0), (-1, -1), 3),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+    ]
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _totals(document: SalesDocument, lines: Sequence[SalesDocumentLine], st: _Styles
+            ) -> list[Flowable]:
+    cur = document.currency
+    out: list[Flowable] = []
+    vat = vat_breakdown(lines)
+    if vat:
+        rows: list[list[Any]] = [[_p(_("VAT rate"), st.small_right),
+                                  _p(_("Base"), st.small_right), _p(_("VAT"), st.small_right)]]
+        rows += [[f"{format_number(r.rate)}\xa0%", format_money(r.base, cur),
+                  format_money(r.tax, cur)] for r in vat]
+        table = Table(rows, colWidths=[22 * mm, 30 * mm, 28 * mm], hAlign="LEFT")
+        table.setStyle(TableStyle([("FONT", (0, 1), (-1, -1), "Helvetica", 8.5),
+                                   ("ALIGN", (0, 0), (-1, -1), "RIGHT"),
+                                   ("LINEBELOW", (0, 0), (-1, 0), 0.5, RULE)]))
+        out.append(table)
+    totals = [
+        (_("Total excl. tax"), format_money(document.total_excl_tax, cur)),
+        (_("VAT"), format_money(document.total_tax, cur)),
+        (_("Total incl. tax"), format_money(document.total_incl_tax, cur)),
+    ]
+    if document.kind in (SalesDocument.Kind.INVOICE, SalesDocument.Kind.CREDIT_NOTE):
+        totals.append((_("Amount due"), format_money(document.amount_due, cur)))
+    table = Table([[k, v] for k, v in totals], colWidths=[40 * mm, 34 * mm], hAlign="RIGHT")
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
+        ("FONT", (0, 2), (-1, 2), "Helvetica-Bold", 10),
+        ("ALIGN", (1, 0), (1, -1), "RIGHT"),
+        ("LINEABOVE", (0, 2), (-1, 2), 0.8, INK),
+        ("BACKGROUND", (0, 2), (-1, 2), SHADE),
+    ]))
+    side = Table([[out[0] if out else "", table]], colWidths=[90 * mm, None])
+    side.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                              ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    return [side]
+
+
+def render_salesdocument(document: SalesDocument, *,
+                         lines: Sequence[SalesDocumentLine] | None = None,
+                         seller: str | None = None, compress: bool = True) -> bytes:
+    """The document as PDF bytes; long documents run over several pages, the lines' header
+    repeated on each. ``compress=False`` keeps the page text readable in the file (tests)."""
+    if lines is None:
+        lines = list(document.lines.select_related("product").order_by("position", "id"))
+    company = seller or seller_name()
+    title = f"{document.get_kind_display()} {document.number}"
+    st = _Styles()
+    buffer = io.BytesIO()
+    margin = 16 * mm
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=margin, rightMargin=margin,
+                            topMargin=margin, bottomMargin=margin + 6 * mm, title=title,
+                            author=company, creator=company, subject=title,
+                            pageCompression=1 if compress else 0)
+    width = A4[0] - 2 * margin
+
+    def footer(canvas: Canvas, _doc: Any) -> None:
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7.5)
+        canvas.setFillColor(MUTED)
+        canvas.drawString(margin, margin, f"{company} · {title}")
+        canvas.drawRightString(A4[0] - margin, margin,
+                               _("Page %(n)d") % {"n": canvas.getPageNumber()})
+        canvas.restoreState()
+
+    header = Table([[_p(company, st.seller), _p(title, st.title)]],
+                   colWidths=[width / 2, width / 2])
+    header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                                ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK),
+                                ("BOTTOMPADDING", (0, 0), (-1, -1), 6)]))
+    parties = Table([[_customer_block(document, st), _facts(document, st)]],
+                    colWidths=[width * 0.55, width * 0.45])
+    parties.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                 ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    story: list[Flowable] = [header, Spacer(1, 6 * mm), parties, Spacer(1, 8 * mm)]
+    if lines:
+        story.append(_lines_table(document, lines, st, width))
+    else:
+        story.append(_p(_("No lines."), st.small))
+    story += [Spacer(1, 5 * mm), *_totals(document, lines, st)]
+    if document.notes:
+        story += [Spacer(1, 6 * mm), _p(_("Notes"), st.heading), _p(document.notes, st.body)]
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+def filename_for(document: SalesDocument) -> str:
+    """``quote-DEV-2025-000001.pdf``: safe for a Content-Disposition header."""
+    number = "".join(c if c.isalnum() or c in "-_." else "-" for c in document.number)
+    return f"{document.kind}-{number or document.pk}.pdf"

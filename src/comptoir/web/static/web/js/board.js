@@ -1,0 +1,134 @@
+/* Pipeline board: move a deal by drag and drop or with the arrow keys.
+   Both only choose the stage in the card's own "Move to…" form and submit it (htmx); the
+   server answers with the re-drawn columns and a message, so the board always shows what the
+   server decided — a refused move leaves the card where it was, with the reason. */
+(function () {
+  "use strict";
+
+  let pending = null; // the move waiting for its answer: {deal, stage}
+  let dragged = null;
+
+  function columns() {
+    return Array.from(document.querySelectorAll(".board-column[data-stage]"));
+  }
+
+  function say(text, tone) {
+    const region = document.getElementById("board-status");
+    if (!region) return;
+    region.innerHTML = "";
+    const p = document.createElement("p");
+    p.className = "message" + (tone ? " message-" + tone : "");
+    p.textContent = text;
+    region.appendChild(p);
+  }
+
+  function move(card, stageId) {
+    const form = card.querySelector("form[data-move-form]");
+    if (!form || !stageId || String(stageId) === card.dataset.stage || pending) return;
+    form.querySelector("select[name=stage]").value = String(stageId);
+    pending = { deal: card.dataset.deal, stage: String(stageId) };
+    card.classList.add("is-moving");
+    card.setAttribute("aria-busy", "true");
+    form.requestSubmit();
+  }
+
+  function finish(failed) {
+    if (!pending) return;
+    const done = pending;
+    pending = null;
+    const card = document.getElementById("deal-" + done.deal);
+    if (card) {
+      card.classList.remove("is-moving");
+      card.removeAttribute("aria-busy");
+    }
+    if (failed) say(failed, "error");
+    const target = card || document.getElementById("stage-" + done.stage + "-title");
+    if (target) {
+      target.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    }
+  }
+
+  // Keyboard: arrows on a focused card.
+  document.addEventListener("keydown", function (e) {
+    const card = e.target;
+    if (!card.classList || !card.classList.contains("deal-card")) return;
+    if (e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const all = columns();
+    const index = all.indexOf(card.closest(".board-column"));
+    if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+      e.preventDefault();
+      const target = all[index + (e.key === "ArrowRight" ? 1 : -1)];
+      if (target) move(card, target.dataset.stage);
+    } else if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const cards = Array.from(card.closest(".board-column").querySelectorAll(".deal-card"));
+      const next = cards[cards.indexOf(card) + (e.key === "ArrowDown" ? 1 : -1)];
+      if (next) next.focus();
+    } else if (e.key === "Enter") {
+      const link = card.querySelector("a.deal-name");
+      if (link) { e.preventDefault(); link.click(); }
+    }
+  });
+
+  // Drag and drop (HTML5).
+  function clearOver() {
+    document.querySelectorAll(".board-column.is-over").forEach((c) => c.classList.remove("is-over"));
+  }
+  document.addEventListener("dragstart", function (e) {
+    const card = e.target.closest && e.target.closest(".deal-card");
+    if (!card || pending) return;
+    dragged = card;
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", card.dataset.deal);
+    card.classList.add("is-dragging");
+  });
+  document.addEventListener("dragover", function (e) {
+    const column = dragged && e.target.closest && e.target.closest(".board-column");
+    if (!column) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    if (!column.classList.contains("is-over")) { clearOver(); column.classList.add("is-over"); }
+  });
+  document.addEventListener("drop", function (e) {
+    const column = dragged && e.target.closest && e.target.closest(".board-column");
+    if (!column) return;
+    e.preventDefault();
+    const card = dragged;
+    dragged = null;
+    clearOver();
+    card.classList.remove("is-dragging");
+    move(card, column.dataset.stage);
+  });
+  document.addEventListener("dragend", function () {
+    if (dragged) dragged.classList.remove("is-dragging");
+    dragged = null;
+    clearOver();
+  });
+
+  function isMove(detail) {
+    const elt = detail && detail.requestConfig && detail.requestConfig.elt;
+    return !!(elt && elt.matches && elt.matches("form[data-move-form]"));
+  }
+
+  // A refusal (4xx) still carries the re-drawn columns and the reason: let htmx apply them.
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    if (!isMove(e.detail)) return;
+    const status = e.detail.xhr.status;
+    if (status >= 400 && status < 500) {
+      e.detail.shouldSwap = true;
+      e.detail.isError = false;
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    if (!isMove(e.detail)) return;
+    const form = e.detail.requestConfig.elt;
+    if (!pending) {  // the form itself was used ("Move to…" and its button)
+      pending = { deal: form.dataset.deal, stage: form.querySelector("select[name=stage]").value };
+    }
+    const status = e.detail.xhr ? e.detail.xhr.status : 0;
+    const board = document.querySelector("[data-board]");
+    finish(status === 0 || status >= 500
+      ? (board && board.dataset.failText) || "The deal could not be moved." : "");
+  });
+})();

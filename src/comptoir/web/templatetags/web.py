@@ -1,0 +1,84 @@
+"""Formatting for people: money, numbers and statuses in the user's language."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.translation import get_language
+
+register = template.Library()
+
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF"}
+
+# One tone per meaning; colours live in the stylesheet.
+STATUS_TONES = {
+    "won": "success", "customer": "success", "accepted": "success", "paid": "success",
+    "resolved": "success", "closed": "neutral", "qualified": "success", "converted": "success",
+    "active": "success", "confirmed": "success", "posted": "info",
+    "lost": "danger", "refused": "danger", "disqualified": "danger", "cancelled": "neutral",
+    "former": "neutral", "urgent": "danger", "high": "warning", "overdue": "danger",
+    "open": "info", "new": "info", "working": "info", "sent": "info", "draft": "neutral",
+    "prospect": "info", "waiting": "warning", "low": "neutral", "normal": "neutral",
+}
+
+
+@register.filter
+def money(value: Any, currency: str = "EUR") -> str:
+    """``1 234,56 €`` in French, ``€1,234.56`` in English."""
+    if value is None or value == "":
+        return ""
+    amount = number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
+    symbol = CURRENCY_SYMBOLS.get(currency or "EUR", currency or "")
+    if (get_language() or "fr").startswith("fr"):
+        return f"{amount}\xa0{symbol}"
+    if amount.startswith("-"):
+        return f"-{symbol}{amount[1:]}"
+    return f"{symbol}{amount}"
+
+
+@register.filter
+def number(value: Any, places: int = 0) -> str:
+    if value is None or value == "":
+        return ""
+    return number_format(Decimal(value), places, use_l10n=True, force_grouping=True)
+
+
+@register.filter
+def tone(status: Any) -> str:
+    return STATUS_TONES.get(str(status), "neutral")
+
+
+@register.inclusion_tag("web/partials/badge.html")
+def badge(status: Any, label: Any = None) -> dict[str, Any]:
+    return {"tone": STATUS_TONES.get(str(status), "neutral"), "label": label or status}
+
+
+@register.inclusion_tag("web/partials/field.html")
+def field(bound_field: Any, readonly_source: str = "") -> dict[str, Any]:
+    """A form field with its label, help and inline errors wired for screen readers."""
+    widget = bound_field.field.widget
+    described = []
+    if bound_field.help_text:
+        described.append(f"{bound_field.id_for_label}_helptext")
+    if bound_field.errors:
+        described.append(f"{bound_field.id_for_label}_error")
+        widget.attrs["aria-invalid"] = "true"
+    if described:
+        widget.attrs["aria-describedby"] = " ".join(described)
+    return {"field": bound_field, "readonly_source": readonly_source}
+
+
+@register.simple_tag
+def object_url(obj: Any) -> str:
+    """The web page of any served record (``web:<object>_detail``)."""
+    from comptoir.web.objects import detail_url
+
+    return detail_url(obj)
+
+
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    return mapping.get(key) if hasattr(mapping, "get") else None

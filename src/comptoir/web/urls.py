@@ -1,0 +1,17 @@
+"""Every page of the web application, namespace ``web``.
+
+Each area's module under ``views/`` owns its ``urlpatterns``; this file only assembles them, so
+areas can grow without touching each other.
+"""
+
+from django.urls import include, path
+
+from .views import auth, board, feeds, forms, home, lists, quotes, records, search, settings
+
+app_name = "web"
+
+urlpatterns = [
+    path("", include(module)) for module in (
+        auth, home, lists, board, quotes, forms, records, search, feeds, settings,
+    )
+]
