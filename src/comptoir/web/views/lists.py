@@ -23,7 +23,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
@@ -343,7 +343,7 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
         "count": page.paginator.count, "cap": listing.COUNT_CAP, "capped": page.paginator.capped,  # type: ignore[attr-defined]
         "list_url": reverse(f"web:{key}_list"),
         "create_url": reverse(f"web:{spec.create_url}") if spec.create_url else "",
-        "title": spec.title,
+        "title": spec.title, "new_label": pgettext("create", "New"),
     }
     partial = request.htmx and request.htmx.target == "list-results"  # type: ignore[attr-defined]
     return render(request, "web/lists/results.html" if partial else "web/lists/list.html",

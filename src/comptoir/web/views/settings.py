@@ -450,7 +450,8 @@ def territories_reassign(request: HttpRequest) -> HttpResponse:
             messages.error(request, exc.message)
         else:
             moved = sum(counts.values())
-            detail = ", ".join(f"{_('no territory') if name == '(none)' else name}: {n}"
+            no_territory = _("no territory")
+            detail = ", ".join(f"{no_territory if name == '(none)' else name}: {n}"
                                for name, n in counts.items() if n)
             messages.success(request, ngettext(
                 "%(n)d account changed territory.", "%(n)d accounts changed territory.",
