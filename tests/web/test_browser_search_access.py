@@ -4,6 +4,7 @@ rep sees none of them — not in lists, not through search, export or a direct U
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,13 +58,14 @@ def test_another_rep_sees_nothing_of_them(open_as: Any, world: Any, live_server:
                  f"/documents/{mine.sales_document.pk}/pdf/",
                  f"/attachments/{mine.attachment.pk}/?inline=1"):
         response = page.goto(live_server.url + path)
-        assert response is not None and response.status == 404, path
+        assert response is not None
+        assert response.status == 404, path
         expect(page.get_by_text("Olivia Industries")).to_have_count(0)
     # export: the file holds the outsider's accounts only
     page.goto(live_server.url + "/accounts/")
     page.locator("summary", has_text="Export").click()
     with page.expect_download() as download:
         page.get_by_role("link", name="CSV").click()
-    text = open(download.value.path(), encoding="utf-8-sig").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert "Oscar Industries" in text
     assert "Olivia" not in text

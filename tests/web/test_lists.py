@@ -214,3 +214,43 @@ def test_french_list_formats_money_the_french_way(owner: Any, client_for: Any,
     html = client_for(owner, language="fr").get("/deals/list/").content.decode()
     assert "1\xa0234,50\xa0€" in html
     assert Opportunity.objects.count() == 1
+
+
+def test_bulk_assign_goes_through_the_services(world: Any, client_for: Any) -> None:
+    from comptoir.core.models import AuditEntry
+
+    p = world.personas
+    mine, theirs = world.mine.account, world.theirs.account
+    client = client_for(p.lead_rep)  # the owner's manager takes the account back
+    response = client.post("/bulk/account/assign/", {
+        "ids": [mine.pk, theirs.pk], "assign_to": p.lead_rep.pk, "query": "status=prospect"})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/?status=prospect"
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert mine.owner_id == p.lead_rep.pk
+    assert theirs.owner_id == p.outsider.pk  # not visible to the manager: untouched
+    assert AuditEntry.objects.filter(object_type="account", object_id=mine.pk,
+                                     action="update", source="ui").exists()
+
+
+def test_bulk_assign_refuses_an_owner_out_of_reach(world: Any, client_for: Any) -> None:
+    p = world.personas
+    account = world.mine.account
+    response = client_for(p.owner).post("/bulk/account/assign/", {
+        "ids": [account.pk], "assign_to": p.outsider.pk}, follow=True)
+    account.refresh_from_db()
+    assert account.owner_id == p.owner.pk
+    assert response.status_code == 200
+    assert list(response.context["messages"])  # the refusal is said, not swallowed
+
+
+def test_export_of_selected_rows_as_the_bulk_form_sends_them(owner: Any,
+                                                              client_for: Any) -> None:
+    a = factories.account(by=owner, legal_name="Sel A")
+    b = factories.account(by=owner, legal_name="Sel B")
+    factories.account(by=owner, legal_name="Sel C")
+    text = b"".join(client_for(owner).get("/export/account/", {
+        "ids": [a.pk, b.pk], "format": "csv", "cols": "legal_name", "assign_to": "",
+        "query": "x=1"}).streaming_content).decode("utf-8-sig")
+    assert text.splitlines()[1:] == ["Sel A", "Sel B"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import (
     FileResponse,
@@ -23,7 +24,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.translation import get_language, pgettext
+from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
@@ -327,7 +328,7 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
     page = state.page(request.GET.get("page"))
     columns = state.columns
     rows = [{
-        "url": reverse(f"web:{spec.key}_detail", args=[obj.pk]),
+        "pk": obj.pk, "url": reverse(f"web:{spec.key}_detail", args=[obj.pk]),
         "cells": [(c, *display(c, obj)) for c in columns],
     } for obj in page.object_list]
     query = _clean_query(request.GET)
@@ -344,6 +345,8 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
         "list_url": reverse(f"web:{key}_list"),
         "create_url": reverse(f"web:{spec.create_url}") if spec.create_url else "",
         "title": spec.title, "new_label": pgettext("create", "New"),
+        "can_assign": _updater(key) is not None,
+        "owners": listing._users_for(request.user) if _updater(key) is not None else [],
     }
     partial = request.htmx and request.htmx.target == "list-results"  # type: ignore[attr-defined]
     return render(request, "web/lists/results.html" if partial else "web/lists/list.html",
@@ -360,7 +363,7 @@ class _Echo:
 def _export_rows(request: HttpRequest, spec: ListSpec) -> tuple[list[Column], QuerySet[Any]]:
     state = ListState(spec, request.GET, request.user)
     qs = state.queryset()
-    ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.isdigit()]
+    ids = [int(i) for v in request.GET.getlist("ids") for i in v.split(",") if i.isdigit()]
     if ids:
         qs = qs.filter(pk__in=ids)
     return state.columns, qs
@@ -413,6 +416,60 @@ def _xlsx(filename: str, title: str, headers: list[str], rows: Iterator[list[Any
     )
 
 
+# --- Bulk actions ----------------------------------------------------------------------------
+
+def _updater(key: str) -> Any:
+    """The domain service that changes one record of this list (owner included)."""
+    from comptoir.activities.services import activity_update
+    from comptoir.crm import services as crm
+    from comptoir.sales.services import salesdocument_update
+    from comptoir.service.services import case_update
+
+    return {
+        "account": lambda obj, **kw: crm.account_update(account=obj, **kw),
+        "contact": lambda obj, **kw: crm.contact_update(contact=obj, **kw),
+        "lead": lambda obj, **kw: crm.lead_update(lead=obj, **kw),
+        "opportunity": lambda obj, **kw: crm.opportunity_update(opportunity=obj, **kw),
+        "activity": lambda obj, **kw: activity_update(activity=obj, **kw),
+        "case": lambda obj, **kw: case_update(case=obj, **kw),
+        "document": lambda obj, **kw: salesdocument_update(document=obj, **kw),
+    }.get(key)
+
+
+BULK_MAX = 200
+
+
+@login_required
+@require_POST
+def bulk_assign(request: HttpRequest, key: str) -> HttpResponse:
+    """Give the selected records to one owner, each through its service (access, audit)."""
+    from comptoir.core.errors import DomainError
+
+    spec = _spec(key)
+    update = _updater(key)
+    back = reverse(f"web:{key}_list") + "?" + request.POST.get("query", "")[:2000]
+    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:BULK_MAX]
+    owner = request.POST.get("assign_to", "")
+    if update is None or not ids or not owner.isdigit():
+        messages.error(request, _("Select records and the person to give them to."))
+        return HttpResponseRedirect(back)
+    done, refused = 0, []
+    for obj in spec.base_queryset(request.user).filter(pk__in=ids):
+        try:
+            with transaction.atomic():
+                update(obj, user=request.user, data={"owner_id": int(owner)}, source="ui")
+        except DomainError as exc:
+            refused.append(f"{obj}: {exc.message}")
+        else:
+            done += 1
+    if done:
+        messages.success(request, ngettext("%(n)d record assigned.", "%(n)d records assigned.",
+                                           done) % {"n": done})
+    for reason in refused[:5]:
+        messages.error(request, reason)
+    return HttpResponseRedirect(back)
+
+
 # --- Saved views ---------------------------------------------------------------------------
 
 @login_required
@@ -448,6 +505,7 @@ urlpatterns = [
     *[path(f"{prefix}/", list_view, {"key": key}, name=f"{key}_list")
       for key, prefix in LIST_PATHS.items()],
     path("export/<str:key>/", export_view, name="list_export"),
+    path("bulk/<str:key>/assign/", bulk_assign, name="list_bulk_assign"),
     path("views/<str:key>/save/", view_save, name="view_save"),
     path("views/<int:pk>/delete/", view_delete, name="view_delete"),
 ]

@@ -85,6 +85,17 @@
     });
   });
 
+  // Lists: selecting rows shows the bulk actions; the header box selects the whole page.
+  document.addEventListener("change", function (e) {
+    if (!e.target.matches("[data-select-all], [data-row-select]")) return;
+    if (e.target.matches("[data-select-all]")) {
+      document.querySelectorAll("[data-row-select]").forEach((box) => { box.checked = e.target.checked; });
+    }
+    const any = document.querySelector("[data-row-select]:checked") !== null;
+    const bar = document.getElementById("bulk-form");
+    if (bar) bar.classList.toggle("has-selection", any);
+  });
+
   // After an htmx swap of a form with errors, focus the first invalid field.
   document.addEventListener("htmx:afterSwap", function (e) {
     const bad = e.target.querySelector("[aria-invalid='true']");
