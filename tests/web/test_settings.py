@@ -156,6 +156,7 @@ def test_create_user_with_a_password_link(world: Any, admin_client: Any, client:
     assert "Link to choose a password" not in again
     # the new user follows it (Django moves the token into the session first)
     path = link.replace("http://testserver", "")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # an anonymous visitor, in English
     form_page = client.get(path, follow=True)
     assert b"Choose your password" in form_page.content
     set_url = form_page.redirect_chain[-1][0]

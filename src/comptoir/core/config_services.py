@@ -29,22 +29,14 @@ from django.utils.translation import gettext as _
 from comptoir.access.admin_services import require_administrator
 
 from .errors import Conflict, ValidationFailed
-from .models import AuditEntry, CustomField, ObjectType, OutboxEvent
+from .models import AuditEntry, CustomField, OutboxEvent
+from .records import RECORD_MODELS
 from .services import full_clean, save
 
 log = logging.getLogger("comptoir.admin")
 
 # Objects whose records carry a ``custom`` column (``CustomFieldsModel``).
-CUSTOMIZABLE: dict[str, str] = {
-    ObjectType.ACCOUNT: "crm.Account",
-    ObjectType.CONTACT: "crm.Contact",
-    ObjectType.LEAD: "crm.Lead",
-    ObjectType.OPPORTUNITY: "crm.Opportunity",
-    ObjectType.ACTIVITY: "activities.Activity",
-    ObjectType.CASE: "service.Case",
-    ObjectType.PRODUCT: "sales.Product",
-    ObjectType.SALES_DOCUMENT: "sales.SalesDocument",
-}
+CUSTOMIZABLE = RECORD_MODELS  # every kind of record carries custom fields
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 MAX_OPTIONS = 200
 OPTION_MAX_LENGTH = 100

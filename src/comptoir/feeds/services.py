@@ -35,22 +35,14 @@ from django.utils.translation import gettext_lazy
 from comptoir.access import policy
 from comptoir.core.errors import NotFound
 from comptoir.core.models import AuditEntry, ObjectType, OutboxEvent
+from comptoir.core.records import RECORD_MODELS
 
 from .models import FeedCursor, Follow, Notification
 
 log = logging.getLogger(__name__)
 
 # Object types one can follow, and the model holding them.
-FOLLOWABLE: dict[str, str] = {
-    ObjectType.ACCOUNT: "crm.Account",
-    ObjectType.CONTACT: "crm.Contact",
-    ObjectType.LEAD: "crm.Lead",
-    ObjectType.OPPORTUNITY: "crm.Opportunity",
-    ObjectType.ACTIVITY: "activities.Activity",
-    ObjectType.CASE: "service.Case",
-    ObjectType.PRODUCT: "sales.Product",
-    ObjectType.SALES_DOCUMENT: "sales.SalesDocument",
-}
+FOLLOWABLE = RECORD_MODELS  # every kind of record can be followed
 # Owned records whose changes by others show in their owner's feed. Activities and sales
 # documents are left out: one's own tasks are changed by oneself, and documents change with
 # every ERP sync (amounts due), which would drown the rest.

@@ -19,8 +19,8 @@ from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.utils import formats
-from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
@@ -36,11 +36,12 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
+from comptoir.core.formatting import format_money, format_number
+
 from .models import SalesDocument, SalesDocumentLine
 from .services import money
 
 DEFAULT_SELLER = "Comptoir"
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF"}
 INK = colors.HexColor("#1b1b1f")
 MUTED = colors.HexColor("#5f6068")
 RULE = colors.HexColor("#dedee3")
@@ -50,35 +51,6 @@ SHADE = colors.HexColor("#f1f1f3")
 def seller_name() -> str:
     """The company printed on documents: ``COMPTOIR_COMPANY_NAME`` or a plain default."""
     return str(getattr(settings, "COMPTOIR_COMPANY_NAME", "") or DEFAULT_SELLER)
-
-
-def _french() -> bool:
-    return (get_language() or "fr").startswith("fr")
-
-
-def format_money(value: Any, currency: str = "EUR") -> str:
-    """``1 234,56 €`` in French, ``€1,234.56`` in English (same rule as the web pages)."""
-    if value is None or value == "":
-        return ""
-    amount = formats.number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
-    symbol = CURRENCY_SYMBOLS.get(currency or "EUR", currency or "")
-    if _french():
-        return f"{amount}\xa0{symbol}"
-    if amount.startswith("-"):
-        return f"-{symbol}{amount[1:]}"
-    return f"{symbol}{amount}"
-
-
-def format_number(value: Any, places: int | None = None) -> str:
-    """A quantity or a rate without useless trailing zeros (``2``, ``1,5``, ``5,5``)."""
-    if value is None or value == "":
-        return ""
-    number = Decimal(value)
-    if places is None:
-        number = number.normalize()
-        exponent = number.as_tuple().exponent
-        places = max(0, -exponent) if isinstance(exponent, int) else 0
-    return formats.number_format(number, places, use_l10n=True, force_grouping=True)
 
 
 def format_date(value: Any) -> str:

@@ -7,11 +7,10 @@ from typing import Any
 
 from django import template
 from django.utils.formats import number_format
-from django.utils.translation import get_language
+
+from comptoir.core.formatting import format_money
 
 register = template.Library()
-
-CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CHF": "CHF"}
 
 # One tone per meaning; colours live in the stylesheet.
 STATUS_TONES = {
@@ -28,15 +27,7 @@ STATUS_TONES = {
 @register.filter
 def money(value: Any, currency: str = "EUR") -> str:
     """``1 234,56 €`` in French, ``€1,234.56`` in English."""
-    if value is None or value == "":
-        return ""
-    amount = number_format(Decimal(value), 2, use_l10n=True, force_grouping=True)
-    symbol = CURRENCY_SYMBOLS.get(currency or "EUR", currency or "")
-    if (get_language() or "fr").startswith("fr"):
-        return f"{amount}\xa0{symbol}"
-    if amount.startswith("-"):
-        return f"-{symbol}{amount[1:]}"
-    return f"{symbol}{amount}"
+    return format_money(value, currency)
 
 
 @register.filter

@@ -34,13 +34,14 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_POST
 
 from comptoir.access import policy
 from comptoir.core.errors import DomainError
+from comptoir.core.formatting import format_number
 from comptoir.core.models import ExternalRef, ObjectType
 from comptoir.core.services import NON_FIELD
 from comptoir.crm.models import Account, Contact, Opportunity
@@ -93,14 +94,7 @@ def parse_decimal(raw: str) -> Decimal | None:
 
 def plain(value: Any, places: int | None = None) -> str:
     """A number for an input, in the user's decimal notation, without grouping."""
-    if value is None or value == "":
-        return ""
-    number = Decimal(value)
-    if places is None:
-        number = number.normalize()
-        exponent = number.as_tuple().exponent
-        places = max(0, -exponent) if isinstance(exponent, int) else 0
-    return formats.number_format(number, places, use_l10n=True, force_grouping=False)
+    return format_number(value, places, grouping=False)
 
 
 # --- The editor's state --------------------------------------------------------------------
