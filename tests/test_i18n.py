@@ -228,7 +228,7 @@ def test_placeholders_are_kept(catalogue: list[Entry]) -> None:
 
 def _marked_strings() -> dict[str, str]:
     """Every literal passed to ``_`` / ``gettext*`` in the package (as makemessages sees it)."""
-    names = {"_", "gettext", "gettext_lazy", "pgettext", "pgettext_lazy", "ngettext",
+    names = {"_", "_l", "gettext", "gettext_lazy", "pgettext", "pgettext_lazy", "ngettext",
              "ngettext_lazy", "gettext_noop"}
     found: dict[str, str] = {}
     for path in sorted(PACKAGE_DIR.rglob("*.py")):

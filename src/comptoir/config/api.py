@@ -12,7 +12,9 @@ from comptoir.crm.api import router as crm_router
 from comptoir.crm.overview_api import router as overview_router
 from comptoir.documents.api import router as documents_router
 from comptoir.integration.api import router as integration_router
+from comptoir.quality.api import router as quality_router
 from comptoir.sales.api import router as sales_router
+from comptoir.search.api import router as search_router
 from comptoir.service.api import router as service_router
 
 api = NinjaAPI(
@@ -31,5 +33,6 @@ api = NinjaAPI(
 )
 register_handlers(api)
 for router in (access_router, crm_router, activities_router, service_router, sales_router,
-               documents_router, overview_router, core_router, integration_router):
+               documents_router, overview_router, core_router, integration_router,
+               search_router, quality_router):
     api.add_router("/", router)

@@ -171,6 +171,7 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.integration.outbound.outbound_due",
     "comptoir.feeds.services.notifications_due",
     "comptoir.search.services.index_outbox",
+    "comptoir.quality.dedupe.refresh_all_indexes",
 ]
 
 TASKS = {

@@ -76,6 +76,8 @@ class AuditEntry(models.Model):
         DELETE = "delete", _("deleted")
         TOMBSTONE = "tombstone", _("deleted in another system")
         PROMOTE = "promote", _("promoted to the ERP")
+        MERGE = "merge", _("merged")
+        UNMERGE = "unmerge", _("merge undone")
 
     object_type = models.CharField(max_length=20, choices=ObjectType.choices)
     object_id = models.BigIntegerField()

@@ -6,7 +6,6 @@ into a form, a form into service data, and the service's refusals back into inli
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +24,6 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
-from rapidfuzz import fuzz
 
 from comptoir.access import policy
 from comptoir.activities import services as activity_services
@@ -44,132 +42,88 @@ from comptoir.web.objects import detail_url
 
 # --- Duplicate candidates ------------------------------------------------------------------
 
-STRONG_SCORE = 95  # same SIREN, same e-mail: the first submit shows the warning instead
 MAX_CANDIDATES = 8
-NAME_POOL = 200  # rows read per look-up for the name similarity, never more
+NAME_POOL = 200  # accounts read per look-up for near names, never more
+WARN_SCORE = 25  # an identical name alone is worth a look before creating a record
+
+FIELD_LABELS = {
+    "siren": _l("SIREN"), "siret": _l("SIRET"), "vat": _l("VAT number"), "email": _l("e-mail"),
+    "phone": _l("phone"), "name": _l("name"), "company": _l("company"),
+    "domain": _l("web domain"), "street": _l("street"), "postcode": _l("postcode"),
+    "city": _l("city"), "place": _l("place"), "account": _l("account"),
+}
+VERDICTS = {
+    "equal": _l("Same %(field)s"), "similar": _l("Similar %(field)s (%(similarity)d%%)"),
+    "rare": _l("Same %(field)s, rare in the base"),
+}
+DETERMINISTIC = {"siren", "vat", "email"}  # one of these shared: warn before creating
 
 
 @dataclass
 class DuplicateCandidate:
-    """An existing record the one being created may duplicate (score 0–100, why)."""
+    """An existing record the one being created may duplicate (score, why, how sure)."""
 
     obj: Model
     score: int
     reasons: list[str] = field(default_factory=list)
-
-    @property
-    def strong(self) -> bool:
-        return self.score >= STRONG_SCORE
+    strong: bool = False  # sure enough that the first submit shows the warning instead
 
 
-class _Hits(dict[int, DuplicateCandidate]):
-    def add(self, obj: Model, score: int, reason: str) -> None:
-        pk = int(obj.pk)  # type: ignore[arg-type]
-        hit = self.get(pk)
-        if hit is None:
-            self[pk] = DuplicateCandidate(obj, score, [reason])
-            return
-        hit.score = max(hit.score, score)
-        if reason not in hit.reasons:
-            hit.reasons.append(reason)
-
-
-def _name_score(key: str, other: str) -> int:
-    """0–100; a longer name wholly contained in the other counts as similar."""
-    score = fuzz.token_sort_ratio(key, other)
-    if len(key) >= 8:
-        score = max(score, fuzz.token_set_ratio(key, other) - 5)
-    return int(score)
-
-
-def _account_candidates(data: Mapping[str, Any], user: Any) -> _Hits:
-    visible = policy.restrict(Account.objects.select_related("owner"), user)
-    hits = _Hits()
-    name = str(data.get("legal_name") or "").strip()[:200]
-    key = identifiers.normalize_name(name)
-    siren = identifiers.siren_from(str(data.get("siren") or ""), str(data.get("siret") or ""))
-    email = identifiers.normalize_email(str(data.get("email") or ""))
-    postcode = str(data.get("billing_postcode") or "").strip()[:12]
-    if siren:
-        for account in visible.filter(siren=siren).order_by("id")[:MAX_CANDIDATES]:
-            hits.add(account, 100, _("Same SIREN"))
-    if siren or key:
-        # The CRM's own rule for leads (SIREN, then exact name), over the whole base; shown
-        # only when visible. Its e-mail-domain branch scans the table, so it is left out here.
-        match, how = crm.find_matching_account(siren=siren, company_name=name)
-        if match is not None and visible.filter(pk=match.pk).exists():
-            hits.add(match, 100 if how == "siren" else 90,
-                     _("Same SIREN") if how == "siren" else _("Same name"))
-    pool: list[Account] = []
-    if len(key) >= 3:  # a letter or two would only read the first rows of a long range
-        first = key.split()[0][:4]
-        pool += visible.filter(normalized_name__startswith=first) \
-            .order_by("normalized_name")[:NAME_POOL]
-    if postcode:
-        pool += visible.filter(billing_postcode=postcode).order_by("id")[:NAME_POOL]
-    for account in pool:
-        if email and identifiers.normalize_email(account.email) == email:
-            hits.add(account, 100, _("Same e-mail"))
-        if len(key) < 3:
-            continue
-        score = 100 if account.normalized_name == key else _name_score(key,
-                                                                        account.normalized_name)
-        if score < 85:
-            continue
-        same_place = bool(postcode) and account.billing_postcode == postcode
-        if score == 100:
-            hits.add(account, 90 + (4 if same_place else 0), _("Same name"))
-        else:
-            hits.add(account, min(score, 89) + (4 if same_place else 0),
-                     _("Similar name (%(score)d%%)") % {"score": score})
-        if same_place:
-            hits.add(account, 0, _("Same postcode"))
-    return hits
-
-
-def _contact_candidates(data: Mapping[str, Any], user: Any) -> _Hits:
-    visible = policy.restrict(Contact.objects.select_related("account", "owner"), user)
-    hits = _Hits()
-    raw = str(data.get("email") or "").strip()[:254]
-    email = identifiers.normalize_email(raw)
-    if email:
-        spellings = {raw, email}
-        with contextlib.suppress(ValueError):
-            spellings.add(identifiers.check_email(raw))
-        for contact in visible.filter(email__in=spellings).order_by("id")[:MAX_CANDIDATES]:
-            hits.add(contact, 100, _("Same e-mail"))
-    first = str(data.get("first_name") or "")[:100]
-    last = str(data.get("last_name") or "")[:100]
-    key = identifiers.person_name_key(first, last)
-    account_id = data.get("account_id")
-    if key and last.strip() and str(account_id or "").isdigit():
-        for contact in visible.filter(account_id=account_id).order_by("id")[:NAME_POOL]:
-            other = identifiers.person_name_key(contact.first_name, contact.last_name)
-            score = 100 if other == key else int(fuzz.token_sort_ratio(key, other))
-            if score == 100:
-                hits.add(contact, 90, _("Same name in this account"))
-            elif score >= 85:
-                hits.add(contact, min(score, 89),
-                         _("Similar name in this account (%(score)d%%)") % {"score": score})
-    return hits
+def _reason_text(reason: Any) -> str:
+    label = FIELD_LABELS.get(reason.field, reason.field)
+    verdict = VERDICTS.get(reason.verdict, _l("Same %(field)s"))
+    return str(verdict) % {"field": label, "similarity": round(reason.similarity or 0)}
 
 
 def duplicate_candidates(object_type: str, data: Mapping[str, Any],
                          user: Any) -> list[DuplicateCandidate]:
     """Existing records ``data`` may duplicate, best first — only records ``user`` may see.
 
-    ``data`` uses the service's field names (``legal_name``, ``siren``, ``account_id``…).
-    Bounded look-ups on indexed columns only (SIREN, e-mail, the start of the normalised name,
-    postcode, one account's contacts), so it answers as the user types even with a million
-    accounts. The matching engine of ``comptoir.quality`` will replace this body.
+    The matching engine of ``comptoir.quality`` (blocking keys, explainable scores) decides;
+    this turns its answer into what the panel shows.
     """
-    if object_type == ObjectType.ACCOUNT:
-        hits = _account_candidates(data, user)
-    elif object_type == ObjectType.CONTACT:
-        hits = _contact_candidates(data, user)
-    else:
+    from comptoir.quality.dedupe import candidates
+
+    if object_type not in DEDUPED.values():
         return []
-    return sorted(hits.values(), key=lambda c: (-c.score, str(c.obj)))[:MAX_CANDIDATES]
+    found = [(c.id, c.score, c.reasons, c.sure or bool(DETERMINISTIC & set(c.keys)))
+             for c in candidates(object_type, data, user=user, limit=MAX_CANDIDATES,
+                                 min_score=WARN_SCORE)]
+    if object_type == ObjectType.ACCOUNT:
+        found += _similar_names(data, user, exclude={f[0] for f in found})
+        found.sort(key=lambda f: -f[1])
+        found = found[:MAX_CANDIDATES]
+    model: type[Model] = Account if object_type == ObjectType.ACCOUNT else Contact
+    related = ["owner"] if model is Account else ["owner", "account"]
+    objs = model._default_manager.select_related(*related).in_bulk([f[0] for f in found])
+    return [DuplicateCandidate(objs[pk], min(100, round(score)),
+                               [_reason_text(r) for r in reasons if r.points > 0], sure)
+            for pk, score, reasons, sure in found if pk in objs]
+
+
+def _similar_names(data: Mapping[str, Any], user: Any, exclude: set[int]
+                   ) -> list[tuple[int, float, list[Any], bool]]:
+    """Accounts whose name starts like the one being typed ("Dupont Conseil Lyon" while
+    "Dupont Conseil" exists), read off the name index and scored by the same engine: the
+    batch's blocking keys only find exact names, a person typing wants the near ones too."""
+    from comptoir.quality.dedupe import SPECS, match_config, source_for
+    from comptoir.quality.matching import explain_pair
+
+    key = identifiers.normalize_name(str(data.get("legal_name") or "")[:200])
+    if len(key) < 4:
+        return []
+    source, spec = source_for(ObjectType.ACCOUNT), SPECS[ObjectType.ACCOUNT]
+    config = match_config(ObjectType.ACCOUNT)
+    record = spec.features(data)
+    rows = (policy.restrict(Account.objects.all(), user)
+            .filter(normalized_name__startswith=key.split()[0][:4]).exclude(pk__in=exclude)
+            .order_by("normalized_name").values(*dict.fromkeys(source.fields))[:NAME_POOL])
+    out = []
+    for row in rows:
+        score, reasons = explain_pair(spec, config, record, spec.features(row))
+        if score >= WARN_SCORE:
+            out.append((int(row["id"]), score, reasons, score >= config.sure))
+    return out
 
 
 DEDUPED = {"account": ObjectType.ACCOUNT, "contact": ObjectType.CONTACT}
