@@ -607,7 +607,8 @@ def notifications_catch_up(*, limit: int = BATCH) -> dict[str, int]:
     """
     cursor = FeedCursor.objects.filter(name=CURSOR_NAME).values_list(
         "last_event_id", flat=True).first() or 0
-    if OutboxEvent.objects.filter(id__gt=cursor + limit).exists():
+    # more than ``limit`` events waiting (counted, not guessed from ids: sequences have gaps)
+    if OutboxEvent.objects.filter(id__gt=cursor).order_by("id")[limit:limit + 1].exists():
         return {"events": 0, "notifications": 0, "skipped": 1}
     return notifications_process(max_events=limit)
 
