@@ -117,8 +117,9 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--accounts", type=int)
-    parser.add_argument("--records", type=int, default=40,
-                        help="Records per user the queries are built from (about 12 each).")
+    parser.add_argument("--records", type=int,
+                        help="Records per user the queries are built from (about 12 queries "
+                             "each); default 40, 25 with --quick.")
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--reindex", choices=("none", "some", "full"),
                         help="Rebuild timed after the queries: none, some types in place "
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path)
     args = parser.parse_args()
     n = args.accounts or (20_000 if args.quick else 1_000_000)
+    records = args.records or (25 if args.quick else 40)
     reindex_mode = args.reindex or ("full" if args.quick else "some")
     data_dir = args.data_dir or ROOT / "bench" / "out" / f"search-{n}"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +163,7 @@ def main() -> None:
     users = {"admin": admin, "rep": rep}
     results: dict[str, Any] = {}
     for label, user in users.items():
-        queries = queries_for(user, rnd, args.records)
+        queries = queries_for(user, rnd, records)
         results[label] = measure(user, queries, args.limit)
     after_write = write_then_search(rep, 20)
     reindex: dict[str, Any] = {"mode": reindex_mode}

@@ -60,6 +60,8 @@ def test_vocabulary_corrections_and_prefix_corrections() -> None:
     assert "lefevre" in vocab.corrections("lefebre")
     assert vocab.corrections("dubois") == {}  # the word itself is not a correction
     assert vocab.corrections("dux") == {}  # too short to correct
+    assert vocab.corrections("mubois") == {}  # a wrong first letter counts twice
+    assert "lefebvre" in vocab.corrections("kefebvre")  # … which long words allow
     assert "lefebv" in vocab.prefix_corrections("lefebr")
     assert vocab.starting_with("mart", 10) == ["marten", "martin", "martinez"]
     assert vocab.starting_with("mart", 2) is None  # too many: the engine's prefix search

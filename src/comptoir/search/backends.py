@@ -7,8 +7,9 @@
   in a large share of the rows ("sarl", "et", "paris") is not given to it: it is tested on the
   text of the rows the rarer words found. Visibility is checked in a narrow index before the
   row itself is read.
-* **PostgreSQL**: a GIN index on ``to_tsvector('simple', text)``. The text is normalised before
-  it is stored, so the ``simple`` configuration only splits it into words, as FTS5 does.
+* **PostgreSQL**: a GIN index on a stored ``to_tsvector('simple', text)`` column. The text is
+  normalised before it is stored, so the ``simple`` configuration only splits it into words,
+  as FTS5 does.
 
 A query is a conjunction of groups (one per query word), each group a disjunction of exact words
 and word starts. Both engines walk one object type's id range newest first, with the visibility
@@ -27,13 +28,16 @@ from django.db import connection
 from django.db.models import Q
 from django.db.utils import NotSupportedError
 
-from .models import SearchEntry
+from .models import TYPE_SHIFT, SearchEntry
 
 TABLE = SearchEntry._meta.db_table
 FTS_TABLE = "search_fts"
 
 FetchedRow = tuple[int, str, str, str]  # entry id, title, subtitle, text
+Filter = tuple[str, list[Any]]  # SQL and its parameters
+Scope = tuple[tuple[int, int], Filter | None, int]  # a type's id range, its filter, a limit
 COMMON = 100_000  # rows: a word in more is tested on the rows found, not intersected by FTS5
+PG_RARE = 20_000  # rows: a word in fewer is looked up in the GIN index, not checked row by row
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,14 @@ class Backend:
               where: tuple[str, list[Any]] | None, limit: int) -> list[FetchedRow]:
         """Up to ``limit`` rows of one type's id range matching every group, newest first."""
         raise NotImplementedError
+
+    def match_many(self, *, scopes: Sequence[Scope], groups: Sequence[Group]
+                   ) -> list[FetchedRow]:
+        """``match`` for several types, each with its own filter and limit."""
+        rows: list[FetchedRow] = []
+        for id_range, where, limit in scopes:
+            rows += self.match(id_range=id_range, groups=groups, where=where, limit=limit)
+        return rows
 
     def begin_bulk_load(self, cursor: Any) -> None:
         """Before the index is emptied and refilled in one transaction: stop maintaining the
@@ -190,7 +202,7 @@ class SQLiteBackend(Backend):
 
 class PostgreSQLBackend(Backend):
     vendor = "postgresql"
-    VECTOR = "to_tsvector('simple'::regconfig, text)"
+    VECTOR = "words"  # tsvector of ``text``, a stored generated column (migration 0002)
 
     def begin_bulk_load(self, cursor: Any) -> None:
         cursor.execute("DROP INDEX IF EXISTS search_entry_words")
@@ -211,6 +223,8 @@ class PostgreSQLBackend(Backend):
 
     def match(self, *, id_range: tuple[int, int], groups: Sequence[Group],
               where: tuple[str, list[Any]] | None, limit: int) -> list[FetchedRow]:
+        # Walks the type's ids in order and checks each row: right when many rows match (see
+        # ``match_many`` for the other case).
         sql = (f"SELECT id, title, subtitle, text FROM {TABLE} "
                f"WHERE {self.VECTOR} @@ to_tsquery('simple'::regconfig, %s) "
                f"AND id BETWEEN %s AND %s")
@@ -220,6 +234,35 @@ class PostgreSQLBackend(Backend):
             params += where[1]
         sql += " ORDER BY id LIMIT %s"
         params.append(limit)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [tuple(r) for r in cursor.fetchall()]  # type: ignore[misc]
+
+    def match_many(self, *, scopes: Sequence[Scope], groups: Sequence[Group]
+                   ) -> list[FetchedRow]:
+        # Given "ORDER BY id LIMIT n" the planner walks the ids in order and checks each row,
+        # which is slow when few rows match. When the rarest word is known to be rare (the
+        # counts of the last rebuild), one statement takes every type's matches from the
+        # GIN index (a materialised CTE the planner cannot fold in, the type an expression no
+        # index tempts it with) and keeps each type's first rows.
+        if min(g.rows for g in groups) >= PG_RARE or len(scopes) < 2:
+            return super().match_many(scopes=scopes, groups=groups)
+        tests: list[str] = []
+        params: list[Any] = [self.expression(groups)]
+        for id_range, where, _limit in scopes:
+            test = f"({TABLE}.id >> {TYPE_SHIFT}) = %s"
+            params.append(id_range[0] >> TYPE_SHIFT)
+            if where is not None:
+                test += f" AND ({where[0]})"
+                params += where[1]
+            tests.append(f"({test})")
+        params.append(max(limit for _r, _w, limit in scopes))
+        sql = (f"WITH found AS MATERIALIZED (SELECT id, title, subtitle, text FROM {TABLE} "
+               f"WHERE {self.VECTOR} @@ to_tsquery('simple'::regconfig, %s) "
+               f"AND ({' OR '.join(tests)})) "
+               f"SELECT id, title, subtitle, text FROM (SELECT *, row_number() OVER "
+               f"(PARTITION BY id >> {TYPE_SHIFT} ORDER BY id) AS n FROM found) AS ranked "
+               f"WHERE n <= %s ORDER BY id")
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return [tuple(r) for r in cursor.fetchall()]  # type: ignore[misc]

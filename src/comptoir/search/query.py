@@ -68,11 +68,13 @@ def _prefix_group(vocab: Vocabulary, start: str, exact_vocabulary: bool) -> Grou
     """Words starting with ``start``: the known words themselves when few (an OR of exact
     words is cheap for the engine), else the engine's prefix search; ``None`` when the
     vocabulary knows that nothing starts so."""
-    if not exact_vocabulary or not start.isalpha():
+    if not start.isalpha():
         return _rated(vocab, Group(prefixes=(start,)))
     words = vocab.starting_with(start, MAX_EXPANSION)
     if words is None:
         return Group(prefixes=(start,), rows=COMMONPLACE)
+    if not exact_vocabulary:  # the engine's prefix search, with the known words' counts
+        return replace(Group(prefixes=(start,)), rows=_rated(vocab, Group(tuple(words))).rows)
     return _rated(vocab, Group(terms=tuple(words))) if words else None
 
 

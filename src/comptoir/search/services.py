@@ -103,16 +103,13 @@ def search(user: Any, q: str, *, types: list[str] | None = None, limit: int = 20
     found: dict[int, tuple[int, str, str, str]] = {}
     per_type: dict[str, int] = defaultdict(int)
     for _kind, groups in query_plan.stages:
-        for source in sources:
-            if source.object_type not in filters or per_type[source.object_type] >= pool:
-                continue
-            rows = engine.match(id_range=source.id_range, groups=groups,
-                                where=filters[source.object_type],
-                                limit=pool + per_type[source.object_type])
-            for row in rows:
-                if row[0] not in found and per_type[source.object_type] < pool:
-                    found[row[0]] = row
-                    per_type[source.object_type] += 1
+        scopes = [(s.id_range, filters[s.object_type], pool + per_type[s.object_type])
+                  for s in sources if s.object_type in filters and per_type[s.object_type] < pool]
+        for row in engine.match_many(scopes=scopes, groups=groups) if scopes else ():
+            object_type = source_of_entry(row[0]).object_type
+            if row[0] not in found and per_type[object_type] < pool:
+                found[row[0]] = row
+                per_type[object_type] += 1
         if len(found) >= pool:
             break  # a later stage only finds weaker matches
     order = {s.object_type: i for i, s in enumerate(SOURCES.values())}

@@ -92,7 +92,8 @@ class Vocabulary:
         return found
 
     def corrections(self, word: str) -> dict[str, int]:
-        """Known words within the tolerated edits of ``word`` (itself excluded): word → edits."""
+        """Known words within the tolerated edits of ``word`` (itself excluded): word → edits,
+        a different first letter counting as one more."""
         edits = max_edits(word)
         if not edits:
             return {}
@@ -102,8 +103,10 @@ class Vocabulary:
             if bucket:
                 for term, distance, _i in process.extract(
                         word, bucket, scorer=OSA.distance, score_cutoff=edits, limit=None):
-                    if term != word:
-                        found.append((int(distance), abs(len(term) - len(word)), term))
+                    # people rarely mistype the first letter: changing it costs one more edit
+                    cost = int(distance) + (term[0] != word[0])
+                    if term != word and cost <= edits:
+                        found.append((cost, abs(len(term) - len(word)), term))
         found.sort()
         return {term: distance for distance, _d, term in found[:MAX_CORRECTIONS]}
 
@@ -121,8 +124,9 @@ class Vocabulary:
             for start, distance, _i in process.extract(
                     word, self._prefix_list(length), scorer=OSA.distance, score_cutoff=edits,
                     limit=None):
-                if start != word and not word.startswith(start):
-                    found.append((int(distance), start))
+                cost = int(distance) + (start[0] != word[0])
+                if start != word and not word.startswith(start) and cost <= edits:
+                    found.append((cost, start))
         found.sort()
         return {start: distance for distance, start in found[:MAX_CORRECTIONS]}
 
