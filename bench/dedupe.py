@@ -80,27 +80,9 @@ class Generator:
         return siren_with_check_digit(f"{30_000_000 + (self.a * n + self.b) % _SIREN_SPAN:08d}")
 
     def company(self, postcode: str) -> str:
-        rng, data = self.rng, self.data
-        p = rng.random()
-        last = rng.choice(data.LAST_NAMES)
-        word = rng.choice(rng.choice(data.NAF_CODES)[1])
-        if p < 0.30:
-            name = f"{last} {word}"
-        elif p < 0.48:
-            name = f"{word} {last}"
-        elif p < 0.68:
-            name = rng.choice(data.BRAND_PREFIXES) + rng.choice(data.BRAND_SUFFIXES)
-        elif p < 0.80:
-            name = f"{rng.choice(data.BRAND_PREFIXES)}{rng.choice(data.BRAND_SUFFIXES)} {word}"
-        elif p < 0.87:
-            name = f"{last} et Fils"
-        elif p < 0.94:
-            name = f"{last} & {rng.choice(data.LAST_NAMES)}"
-        else:
-            name = f"Établissements {last}"
-        if rng.random() < 0.25:
-            name = f"{name} {data.AREA_BY_DEPT.get(postcode[:2], 'France')}"
-        return name
+        from comptoir.demo.generator import company_name
+
+        return company_name(self.rng, self.rng.choice(self.data.NAF_CODES)[1], postcode)
 
     def street(self) -> str:
         rng = self.rng

@@ -16,19 +16,17 @@ and the index stays searchable while it runs.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
-import traceback
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from queue import Empty
 from typing import Any
 
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
+from comptoir.core.forked import can_fork, produced_in_fork
 from comptoir.core.models import ObjectType, OutboxEvent
 from comptoir.core.sql import sqlite_pragmas
 
@@ -355,39 +353,12 @@ def _in_background(sources: Sequence[Source], batch_size: int
     the database's work: on two cores they overlap. The child opens its own connection (the
     parent's is in the middle of a transaction) and reads only the domain tables.
     """
-    context = multiprocessing.get_context("fork")
-    queue: Any = context.Queue(maxsize=2)
 
-    def target() -> None:
-        try:
-            connection.connection = None  # never touch the parent's; a new one opens
-            for item in _in_process(sources, batch_size):
-                queue.put(("rows", item))
-            queue.put(("done", None))
-        except BaseException:
-            queue.put(("error", traceback.format_exc()))
+    def produce() -> Iterator[tuple[str, list[Row]]]:
+        connection.connection = None  # never touch the parent's; a new one opens
+        yield from _in_process(sources, batch_size)
 
-    process = context.Process(target=target, name="comptoir-search-rebuild", daemon=True)
-    process.start()
-    try:
-        while True:
-            try:
-                kind, item = queue.get(timeout=5)
-            except Empty:
-                if not process.is_alive():
-                    raise RuntimeError(f"The index builder process died (exit code "
-                                       f"{process.exitcode}).") from None
-                continue
-            if kind == "done":
-                break
-            if kind == "error":
-                raise RuntimeError(f"The index builder failed:\n{item}")
-            yield item
-        process.join()
-    finally:
-        if process.is_alive():
-            process.terminate()
-            process.join()
+    return produced_in_fork(produce, name="search index builder", depth=2)
 
 
 BACKGROUND_FROM = 50_000  # rows; below, building them here is as fast as forking
@@ -422,7 +393,7 @@ def rebuild(*, types: Sequence[str] | None = None, batch_size: int = 5000, clear
         engine = backend()
         insert = _insert_sql()
         background = (sum(totals.values()) >= BACKGROUND_FROM
-                      and "fork" in multiprocessing.get_all_start_methods())
+                      and can_fork())
         with transaction.atomic(), connection.cursor() as cursor:
             engine.begin_bulk_load(cursor)
             cursor.execute(f"DELETE FROM {TABLE}")
