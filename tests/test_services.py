@@ -403,3 +403,24 @@ def test_contact_created_without_owner_belongs_to_its_creator(world: Any) -> Non
         "account_id": world.mine.account.pk, "last_name": "Newman"})
     assert contact.owner == world.personas.teammate
     services.contact_delete(contact=contact, user=world.personas.teammate)
+
+
+def test_cases_and_documents_refuse_an_owner_out_of_reach(world: Any) -> None:
+    """The owner rule lives in the policy and every service applies it, not only forms."""
+    from comptoir.sales.services import salesdocument_update
+    from comptoir.service.services import case_create, case_update
+
+    p = world.personas
+    with pytest.raises(ValidationFailed) as refused:
+        case_create(user=p.owner, data={"account_id": world.mine.account.pk, "subject": "x",
+                                        "owner_id": p.outsider.pk})
+    assert "owner" in refused.value.fields
+    case = world.mine.case
+    with pytest.raises(ValidationFailed):
+        case_update(case=case, user=p.owner, data={"owner_id": p.outsider.pk})
+    with pytest.raises(ValidationFailed):
+        salesdocument_update(document=world.mine.sales_document, user=p.owner,
+                             data={"owner_id": p.outsider.pk})
+    # resending the current owner is no change of owner
+    assert case_update(case=case, user=p.service, data={"owner_id": case.owner_id,
+                                                        "status": "open"}).status == "open"

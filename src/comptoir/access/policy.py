@@ -200,6 +200,24 @@ def assignable_owner_ids(user: Any) -> frozenset[int] | None:
     return None if scope.sees_all else scope.user_ids
 
 
+def require_assignable(user: Any, owner_id: int | None) -> None:
+    """Refuse an owner ``user`` may not give records to (a field error on ``owner``).
+
+    Every service that writes an owner calls it: a form offering only allowed owners is a
+    courtesy, this is the rule.
+    """
+    from django.utils.translation import gettext as _
+
+    from comptoir.core.errors import ValidationFailed
+
+    allowed = assignable_owner_ids(user)
+    if owner_id is not None and allowed is not None and owner_id not in allowed:
+        raise ValidationFailed(
+            _("You may only assign records to yourself or to people in your team."),
+            fields={"owner": [_("Not a user you may assign to.")]},
+        )
+
+
 def can_manage_catalogue(user: Any) -> bool:
     return sees_all(user)
 

@@ -75,10 +75,7 @@ def activity_create(*, user: Any, data: Mapping[str, Any],
     apply_fields(activity, data)
     if activity.owner_id is None and getattr(user, "is_authenticated", False):
         activity.owner_id = user.pk
-    allowed = policy.assignable_owner_ids(user)
-    if allowed is not None and activity.owner_id not in allowed:
-        raise ValidationFailed(_("You may only assign activities to yourself or your team."),
-                               fields={"owner": [_("Not a user you may assign to.")]})
+    policy.require_assignable(user, activity.owner_id)
     _resolve_links(user, activity, set(_LINKS))
     _check_times(activity)
     return create_record(activity, object_type=ObjectType.ACTIVITY, user=user, source=source,
@@ -93,10 +90,7 @@ def activity_update(*, activity: Activity, user: Any, data: Mapping[str, Any],
     before = snapshot(activity)
     apply_fields(activity, data)
     if "owner_id" in data:
-        allowed = policy.assignable_owner_ids(user)
-        if allowed is not None and activity.owner_id not in allowed:
-            raise ValidationFailed(_("You may only assign activities to yourself or your team."),
-                                   fields={"owner": [_("Not a user you may assign to.")]})
+        policy.require_assignable(user, activity.owner_id)
     _resolve_links(user, activity, set(data) & set(_LINKS))
     _check_times(activity)
     return update_record(activity, {}, object_type=ObjectType.ACTIVITY, user=user, source=source,

@@ -93,13 +93,7 @@ def _raise(errors: dict[str, list[str]]) -> None:
         raise ValidationFailed(_("Some fields are not valid."), fields=errors)
 
 
-def _check_owner(user: Any, owner_id: int | None) -> None:
-    allowed = policy.assignable_owner_ids(user)
-    if owner_id is not None and allowed is not None and owner_id not in allowed:
-        raise ValidationFailed(
-            _("You may only assign records to yourself or to people in your team."),
-            fields={"owner": [_("Not a user you may assign to.")]},
-        )
+_check_owner = policy.require_assignable
 
 
 _DENIED = {

@@ -267,6 +267,7 @@ def salesdocument_create(*, user: Any, data: Mapping[str, Any],
         document.number = _next_number(document.kind)
     if document.owner_id is None and getattr(user, "is_authenticated", False):
         document.owner_id = user.pk
+    policy.require_assignable(user, document.owner_id)
     _check_links(document)
     built = _apply_lines(document, lines or [], "amount_due" in data)
     document = create_record(document, object_type=ObjectType.SALES_DOCUMENT, user=user,
@@ -288,6 +289,8 @@ def salesdocument_update(*, document: SalesDocument, user: Any, data: Mapping[st
         _check_account(user, data["account_id"])
     before = snapshot(document)
     apply_fields(document, data)
+    if "owner_id" in data and document.owner_id != before.get("owner_id"):
+        policy.require_assignable(user, document.owner_id)
     _check_links(document)
     built = _apply_lines(document, lines, "amount_due" in data)
     if built is not None:

@@ -51,6 +51,7 @@ def case_create(*, user: Any, data: Mapping[str, Any], custom: Mapping[str, Any]
     apply_fields(case, data)
     if case.owner_id is None and getattr(user, "is_authenticated", False):
         case.owner_id = user.pk
+    policy.require_assignable(user, case.owner_id)
     _check_links(user, case)
     _stamp_closing(case)
     case = create_record(case, object_type=ObjectType.CASE, user=user, source=source,
@@ -68,6 +69,8 @@ def case_update(*, case: Case, user: Any, data: Mapping[str, Any],
         raise Forbidden(_("You are not allowed to change this case."))
     before = snapshot(case)
     apply_fields(case, data)
+    if "owner_id" in data and case.owner_id != before.get("owner_id"):
+        policy.require_assignable(user, case.owner_id)
     if {"account_id", "contact_id"} & set(data):
         _check_links(user, case)
     _stamp_closing(case)
