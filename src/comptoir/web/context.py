@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("document_list", _("Documents"), ("document", "quote")),
 )
 DATA_NAV = NavItem("sync", _("Sync"), ("sync",))
+QUALITY_NAV = NavItem("quality_duplicates", _("Data quality"), ("quality",))
 SETTINGS_NAV = NavItem("settings", _("Settings"), ("settings",))
 
 NEW_MENU: tuple[tuple[str, str | Promise], ...] = (
@@ -59,7 +60,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     url_name = match.url_name if match and match.namespace == "web" else ""
     items = list(NAV)
     if sees_all(user):
-        items.append(DATA_NAV)
+        items.extend((DATA_NAV, QUALITY_NAV))
     if user.is_superuser or getattr(user, "role", "") == Role.ADMIN:
         items.append(SETTINGS_NAV)
     nav = [{"url": reverse(f"web:{i.url_name}"), "label": i.label,

@@ -6,12 +6,28 @@ areas can grow without touching each other.
 
 from django.urls import include, path
 
-from .views import auth, board, feeds, forms, home, lists, quotes, records, search, settings
+from .views import (
+    auth,
+    board,
+    feeds,
+    forms,
+    home,
+    lists,
+    quality,
+    quality_audit,
+    quality_promotion,
+    quality_sirene,
+    quotes,
+    records,
+    search,
+    settings,
+)
 
 app_name = "web"
 
 urlpatterns = [
     path("", include(module)) for module in (
-        auth, home, lists, board, quotes, forms, records, search, feeds, settings,
+        auth, home, lists, board, quotes, forms, records, search, feeds, settings, quality,
+        quality_audit, quality_sirene, quality_promotion,
     )
 ]
