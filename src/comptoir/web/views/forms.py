@@ -55,6 +55,7 @@ FIELD_LABELS = {
 VERDICTS = {
     "equal": _l("Same %(field)s"), "similar": _l("Similar %(field)s (%(similarity)d%%)"),
     "rare": _l("Same %(field)s, rare in the base"),
+    "different": _l("Different %(field)s"), "conflict": _l("Conflicting %(field)s"),
 }
 DETERMINISTIC = {"siren", "vat", "email"}  # one of these shared: warn before creating
 
@@ -69,10 +70,16 @@ class DuplicateCandidate:
     strong: bool = False  # sure enough that the first submit shows the warning instead
 
 
-def _reason_text(reason: Any) -> str:
-    label = FIELD_LABELS.get(reason.field, reason.field)
-    verdict = VERDICTS.get(reason.verdict, _l("Same %(field)s"))
-    return str(verdict) % {"field": label, "similarity": round(reason.similarity or 0)}
+def reason_text(reason: Any) -> str:
+    """One reason of a duplicate score in words (a ``matching.Reason`` or its stored dict)."""
+    if isinstance(reason, dict):
+        name, verdict_code, similarity = (reason.get("field", ""), reason.get("verdict", ""),
+                                          reason.get("similarity"))
+    else:
+        name, verdict_code, similarity = reason.field, reason.verdict, reason.similarity
+    label = FIELD_LABELS.get(name, name)
+    verdict = VERDICTS.get(verdict_code, _l("Same %(field)s"))
+    return str(verdict) % {"field": label, "similarity": round(similarity or 0)}
 
 
 def duplicate_candidates(object_type: str, data: Mapping[str, Any],
@@ -97,7 +104,7 @@ def duplicate_candidates(object_type: str, data: Mapping[str, Any],
     related = ["owner"] if model is Account else ["owner", "account"]
     objs = model._default_manager.select_related(*related).in_bulk([f[0] for f in found])
     return [DuplicateCandidate(objs[pk], min(100, round(score)),
-                               [_reason_text(r) for r in reasons if r.points > 0], sure)
+                               [reason_text(r) for r in reasons if r.points > 0], sure)
             for pk, score, reasons, sure in found if pk in objs]
 
 

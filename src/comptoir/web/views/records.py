@@ -59,6 +59,7 @@ from comptoir.sales.models import PriceListItem, Product, SalesDocument
 from comptoir.service.models import Case
 from comptoir.web.objects import detail_url
 from comptoir.web.templatetags.web import money
+from comptoir.web.views.quality import record_quality
 
 TIMELINE_PAGE = 10  # activities per page of a timeline ("load more" brings the next)
 RELATED_LIMIT = 10  # rows of each related list on a record page
@@ -534,6 +535,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **timeline_context(request, "account", account),
         **attachments_context(request, "account", account, can_upload=can_change),
     )
+    ctx.update(record_quality(request, ObjectType.ACCOUNT, account))
     return render(request, "web/records/account.html", ctx)
 
 
@@ -572,6 +574,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **timeline_context(request, "contact", contact),
         **attachments_context(request, "contact", contact, can_upload=can_change),
     )
+    ctx.update(record_quality(request, ObjectType.CONTACT, contact))
     return render(request, "web/records/contact.html", ctx)
 
 
@@ -605,6 +608,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ctx.update(lead=lead, facts=facts, converted=converted,
                can_change=policy.can(request.user, "change", lead),
                can_convert=lead.status not in (Lead.Status.CONVERTED,))
+    ctx.update(record_quality(request, ObjectType.LEAD, lead))
     return render(request, "web/records/lead.html", ctx)
 
 

@@ -1,0 +1,161 @@
+"""The data-quality area of the web app: review queue, compare and merge, history and undo,
+and the quality card of record pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from comptoir.crm.models import Account, Contact
+from comptoir.quality import dedupe
+from comptoir.quality.models import DuplicatePair, MergeRecord
+from comptoir.testing import factories as f
+
+DATA = {"legal_name": "Dupont Conseil SARL", "email": "contact@dupont-conseil.fr",
+        "phone": "04 72 00 00 01", "billing_street": "12 rue de la République",
+        "billing_postcode": "69002", "billing_city": "Lyon"}
+
+
+@pytest.fixture
+def pair(personas: Any) -> DuplicatePair:
+    a = f.account(by=personas.owner, siren=f.siren(9001), **DATA)
+    b = f.account(by=personas.owner, **{**DATA, "legal_name": "Dupont Conseil",
+                                        "website": "https://dupont-conseil.fr"})
+    f.contact(by=personas.owner, account=b, last_name="Durand")
+    dedupe.dedupe_run("account")
+    found = DuplicatePair.objects.get(left_id=a.pk, right_id=b.pk)
+    return found
+
+
+PAGES = ["/quality/", "/quality/merges/", "/quality/audit/", "/quality/sirene/",
+         "/quality/promotions/"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_only_people_who_see_everything_get_the_area(client_for, personas, path):
+    assert client_for(personas.owner).get(path).status_code == 404
+    assert client_for(personas.manager).get(path).status_code == 404
+    assert client_for(personas.data_manager).get(path).status_code == 200
+    assert client_for(personas.admin).get(path).status_code == 200
+
+
+def test_nav_shows_data_quality_to_data_managers_only(client_for, personas):
+    assert b'href="/quality/"' in client_for(personas.data_manager).get("/").content
+    assert b'href="/quality/"' not in client_for(personas.owner).get("/").content
+
+
+def test_queue_lists_the_pair_with_its_reasons(client_for, personas, pair):
+    page = client_for(personas.data_manager).get("/quality/?object=account")
+    html = page.content.decode()
+    assert f'id="pair-{pair.pk}"' in html
+    assert "Dupont Conseil SARL" in html and "Same e-mail" in html
+    assert f"/quality/pairs/{pair.pk}/" in html
+
+
+def test_queue_refuses_actions_to_reps(client_for, personas, pair):
+    rep = client_for(personas.owner)
+    assert rep.get(f"/quality/pairs/{pair.pk}/").status_code == 404
+    assert rep.post(f"/quality/pairs/{pair.pk}/dismiss/").status_code == 404
+    assert rep.post("/quality/pairs/merge/", {"pair": [pair.pk]}).status_code == 404
+    pair.refresh_from_db()
+    assert pair.status == "open"
+    assert Account.objects.count() == 2
+
+
+def test_dismiss_then_reopen(client_for, personas, pair):
+    client = client_for(personas.data_manager)
+    response = client.post(f"/quality/pairs/{pair.pk}/dismiss/",
+                           {"next": "/quality/?object=account"})
+    assert response.status_code == 302 and response["Location"] == "/quality/?object=account"
+    pair.refresh_from_db()
+    assert pair.status == "dismissed"
+    assert f'id="pair-{pair.pk}"' not in client.get("/quality/").content.decode()
+    assert f'id="pair-{pair.pk}"' in client.get("/quality/?status=dismissed").content.decode()
+    client.post(f"/quality/pairs/{pair.pk}/reopen/")
+    pair.refresh_from_db()
+    assert pair.status == "open"
+
+
+def test_compare_previews_then_merges_with_the_chosen_value_and_undo(client_for, personas,
+                                                                     pair):
+    client = client_for(personas.data_manager)
+    keep, other = pair.left_id, pair.right_id
+    preview = client.get(f"/quality/pairs/{pair.pk}/",
+                         {"survivor": keep, "pick_legal_name": other})
+    html = preview.content.decode()
+    assert preview.status_code == 200
+    assert "Merge preview" in html
+    assert f'name="pick_legal_name" value="{other}" checked' in html
+    response = client.post(f"/quality/pairs/{pair.pk}/",
+                           {"survivor": keep, "pick_legal_name": other})
+    assert response.status_code == 302
+    assert not Account.objects.filter(pk=other).exists()
+    survivor = Account.objects.get(pk=keep)
+    assert survivor.legal_name == "Dupont Conseil"
+    assert survivor.website == "https://dupont-conseil.fr"
+    assert Contact.objects.get(last_name="Durand").account_id == keep
+    pair.refresh_from_db()
+    assert pair.status == "merged"
+    record = MergeRecord.objects.get()
+    history = client.get("/quality/merges/?object=account").content.decode()
+    assert f'id="merge-{record.pk}"' in history and "Dupont Conseil" in history
+    # the account page offers the undo too
+    assert f"/quality/merges/{record.pk}/undo/" in client.get(
+        f"/accounts/{keep}/").content.decode()
+    client.post(f"/quality/merges/{record.pk}/undo/")
+    assert Account.objects.filter(pk=other).exists()
+    assert Account.objects.get(pk=keep).legal_name == "Dupont Conseil SARL"
+    assert Contact.objects.get(last_name="Durand").account_id == other
+    record.refresh_from_db()
+    assert record.undone_at is not None
+    # undoing twice says why instead of failing
+    again = client.post(f"/quality/merges/{record.pk}/undo/", follow=True)
+    assert "already undone" in again.content.decode()
+
+
+def test_merge_selected_pairs_at_once(client_for, personas, pair):
+    c = f.account(by=personas.owner, legal_name="Martin Transports SAS", siren=f.siren(9002),
+                  email="info@martin-transports.fr")
+    d = f.account(by=personas.owner, legal_name="Martin Transports",
+                  email="info@martin-transports.fr")
+    dedupe.dedupe_run("account")
+    second = DuplicatePair.objects.get(left_id=c.pk, right_id=d.pk)
+    client = client_for(personas.data_manager)
+    response = client.post("/quality/pairs/merge/", {"pair": [pair.pk, second.pk]},
+                           follow=True)
+    assert "2 records merged into 2" in response.content.decode()
+    assert Account.objects.count() == 2
+    assert MergeRecord.objects.count() == 2
+
+
+def test_merge_without_selection_says_so(client_for, personas, pair):
+    response = client_for(personas.data_manager).post("/quality/pairs/merge/", follow=True)
+    assert "Select the pairs to merge first" in response.content.decode()
+
+
+def test_record_page_shows_profile_gaps(client_for, personas):
+    account = f.account(by=personas.owner, legal_name="Sans Contact SARL")
+    html = client_for(personas.owner).get(f"/accounts/{account.pk}/").content.decode()
+    assert 'id="quality"' in html
+    assert "Add a contact person to this account." in html
+    assert "The SIRET is missing." in html
+    f.contact(by=personas.owner, account=account, last_name="Durand",
+              email="durand@example.fr")
+    html = client_for(personas.owner).get(f"/accounts/{account.pk}/").content.decode()
+    assert "✓ CRM record" in html
+    assert "Add a contact person to this account." not in html
+
+
+def test_record_page_tells_data_managers_about_open_pairs(client_for, personas, pair):
+    url = f"/accounts/{pair.left_id}/"
+    assert f"/quality/pairs/{pair.pk}/" in client_for(personas.data_manager).get(
+        url).content.decode()
+    assert f"/quality/pairs/{pair.pk}/" not in client_for(personas.owner).get(
+        url).content.decode()
+
+
+def test_unknown_pair_and_merge_are_404(client_for, personas):
+    client = client_for(personas.data_manager)
+    assert client.get("/quality/pairs/999999/").status_code == 404
+    assert client.post("/quality/merges/999999/undo/").status_code == 404
