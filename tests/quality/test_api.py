@@ -145,3 +145,54 @@ def test_the_batch_is_queued_by_data_managers_only(api, personas):
                                             {"object": "contact"}).expect(202)
     assert queued["object"] == "contact"
     assert queued["task_id"]
+
+
+# --- Create through the API: candidates in the answer, or a refusal on demand --------------
+
+def test_create_answers_with_the_duplicates_it_may_be(api, accounts, personas):
+    a, _b = accounts
+    body = api(personas.owner).post("/accounts", {
+        **DATA, "legal_name": "Dupont Conseil S.A.R.L."}).expect(201)
+    assert body["id"] not in {a.pk}
+    assert body["duplicates"][0]["id"] == a.pk
+    assert body["duplicates"][0]["sure"]
+    assert {r["field"] for r in body["duplicates"][0]["reasons"]} >= {"email", "phone"}
+    assert Account.objects.count() == 3
+
+
+def test_create_lists_no_duplicates_the_user_may_not_see(api, accounts, personas):
+    body = api(personas.outsider).post("/accounts", DATA).expect(201)
+    assert body["duplicates"] == []
+
+
+def test_create_refuses_a_sure_duplicate_when_asked_and_creates_nothing(api, accounts,
+                                                                        personas):
+    a, _b = accounts
+    client = api(personas.owner)
+    error = client.post("/accounts?on_duplicate=refuse", DATA).error(409)
+    assert error["code"] == "duplicate"
+    assert a.pk in [c["id"] for c in error["details"]["candidates"]]
+    assert Account.objects.count() == 2
+    # a different company goes through, with nothing listed
+    body = client.post("/accounts?on_duplicate=refuse", {
+        "legal_name": "Martin Transports SAS", "billing_postcode": "13001",
+        "billing_city": "Marseille"}).expect(201)
+    assert body["duplicates"] == []
+
+
+def test_create_contact_and_lead_check_duplicates_too(api, accounts, personas):
+    _a, b = accounts
+    client = api(personas.owner)
+    f.contact(by=personas.owner, account=b, first_name="Paul", last_name="Martin",
+              email="paul.martin@dupont-conseil.fr")
+    body = client.post("/contacts", {"account_id": b.pk, "first_name": "Paul",
+                                     "last_name": "Martin",
+                                     "email": "paul.martin@dupont-conseil.fr"}).expect(201)
+    assert body["duplicates"] and body["duplicates"][0]["sure"]
+    lead = client.post("/leads", {"last_name": "Durand", "email": "j.durand@exemple.fr",
+                                  "company_name": "Durand SA"}).expect(201)
+    assert lead["duplicates"] == []
+    again = client.post("/leads?on_duplicate=refuse", {
+        "last_name": "Durand", "email": "j.durand@exemple.fr",
+        "company_name": "Durand SA"}).error(409)
+    assert again["details"]["candidates"][0]["id"] == lead["id"]

@@ -3,16 +3,16 @@ visibility policy and the domain services."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
 from comptoir.access import policy
-from comptoir.core.errors import NotFound
+from comptoir.core.errors import DuplicateFound, NotFound
 
 from .listing import apply_custom_filters, apply_filters, check_params, filter_schema, paginate
 from .schemas import model_schema
@@ -20,6 +20,8 @@ from .schemas import model_schema
 CreateFn = Callable[[Any, dict[str, Any]], models.Model]
 UpdateFn = Callable[[Any, Any, dict[str, Any]], models.Model]
 DeleteFn = Callable[[Any, Any], None]
+# (user, payload) -> existing records it may duplicate: [{"id", "score", "sure", …}]
+DuplicatesFn = Callable[[Any, dict[str, Any]], list[dict[str, Any]]]
 
 
 class ErrorDetail(Schema):
@@ -27,6 +29,7 @@ class ErrorDetail(Schema):
     code: str
     message: str
     fields: dict[str, list[str]]
+    details: dict[str, Any] | None = None
 
 
 class ErrorOut(Schema):
@@ -56,6 +59,7 @@ class Resource:
     prefetch_related: list[str] = field(default_factory=list)
     out_extra: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     write_extra: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    duplicates_fn: DuplicatesFn | None = None
 
     def __post_init__(self) -> None:
         base = self.model.__name__
@@ -73,6 +77,10 @@ class Resource:
         from pydantic import create_model
 
         self.page = create_model(f"{base}Page", __base__=Schema, **page_fields)
+        self.created = self.out
+        if self.duplicates_fn is not None:
+            self.created = create_model(f"{base}Created", __base__=self.out,
+                                        duplicates=(list[dict[str, Any]], []))
 
     def queryset(self) -> Any:
         qs = self.model._default_manager.all()
@@ -128,12 +136,39 @@ def register(router: Router, res: Resource) -> None:
         create_fn = res.create_fn
         Create = res.create
 
-        @router.post(f"/{p}", response={201: Out, **ERRORS}, tags=[res.tag],
-                     operation_id=f"{name}_create")
-        def create(request: HttpRequest,
-                   payload: Create) -> Any:  # type: ignore[valid-type]
-            obj = create_fn(request.user, payload_dict(payload))
-            return Status(201, res.queryset().get(pk=obj.pk))
+        if res.duplicates_fn is None:
+            @router.post(f"/{p}", response={201: Out, **ERRORS}, tags=[res.tag],
+                         operation_id=f"{name}_create")
+            def create(request: HttpRequest,
+                       payload: Create) -> Any:  # type: ignore[valid-type]
+                obj = create_fn(request.user, payload_dict(payload))
+                return Status(201, res.queryset().get(pk=obj.pk))
+        else:
+            check = res.duplicates_fn
+
+            @router.post(f"/{p}", response={201: res.created, **ERRORS}, tags=[res.tag],
+                         operation_id=f"{name}_create")
+            def create_checked(request: HttpRequest,
+                               payload: Create,  # type: ignore[valid-type]
+                               on_duplicate: Literal["warn", "refuse"] = "warn") -> Any:
+                """Creates the record and lists the existing ones it may duplicate (only
+                records you may see) in ``duplicates``; with ``on_duplicate=refuse`` an almost
+                certain duplicate is a 409 (``code: duplicate``) and nothing is created."""
+                # checked once the service has validated and normalised the record; a refusal
+                # rolls the creation back
+                with transaction.atomic():
+                    obj = create_fn(request.user, payload_dict(payload))
+                    values = {f.attname: getattr(obj, f.attname)
+                              for f in obj._meta.concrete_fields}
+                    found = check(request.user, values)
+                    if on_duplicate == "refuse" and any(c["sure"] for c in found):
+                        raise DuplicateFound(
+                            _("This record almost certainly exists already: see the "
+                              "candidates, or create it without on_duplicate=refuse."),
+                            candidates=[c for c in found if c["sure"]])
+                created = res.queryset().get(pk=obj.pk)
+                created.duplicates = found
+                return Status(201, created)
 
     if res.update_fn is not None:
         update_fn = res.update_fn

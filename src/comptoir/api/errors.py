@@ -23,9 +23,14 @@ log = logging.getLogger(__name__)
 
 
 def error_body(status: int, code: str, message: str,
-               fields: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    return {"error": {"status": status, "code": code, "message": message,
-                      "fields": fields or {}}}
+               fields: dict[str, list[str]] | None = None,
+               details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape; ``details`` only for errors that carry more (duplicates found)."""
+    error: dict[str, Any] = {"status": status, "code": code, "message": message,
+                             "fields": fields or {}}
+    if details:
+        error["details"] = details
+    return {"error": error}
 
 
 def _loc_to_field(loc: list[Any]) -> str:
@@ -42,8 +47,9 @@ def _loc_to_field(loc: list[Any]) -> str:
 
 def register_handlers(api: NinjaAPI) -> None:
     def respond(request: HttpRequest, status: int, code: str, message: str,
-                fields: dict[str, list[str]] | None = None) -> HttpResponse:
-        return api.create_response(request, error_body(status, code, message, fields),
+                fields: dict[str, list[str]] | None = None,
+                details: dict[str, Any] | None = None) -> HttpResponse:
+        return api.create_response(request, error_body(status, code, message, fields, details),
                                    status=status)
 
     @api.exception_handler(NinjaValidationError)
@@ -62,7 +68,8 @@ def register_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(DomainError)
     def on_domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
-        return respond(request, exc.status, exc.code, exc.message, exc.fields)
+        return respond(request, exc.status, exc.code, exc.message, exc.fields,
+                       getattr(exc, "details", None))
 
     @api.exception_handler(AuthenticationError)
     def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

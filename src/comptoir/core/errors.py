@@ -39,6 +39,16 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class DuplicateFound(Conflict):
+    """Refused because the record almost certainly exists already; ``candidates`` say which."""
+
+    code = "duplicate"
+
+    def __init__(self, message: str, *, candidates: Sequence[Mapping[str, object]]) -> None:
+        super().__init__(message)
+        self.details = {"candidates": [dict(c) for c in candidates]}
+
+
 class TooLarge(DomainError):
     status = 413
     code = "too_large"

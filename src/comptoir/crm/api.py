@@ -21,6 +21,19 @@ from .models import Account, Contact, Lead, Opportunity, Pipeline, Stage
 router = Router()
 
 
+def duplicates_of(object_type: str) -> Any:
+    """The duplicate check run before an API create (the quality engine, visible records)."""
+
+    def check(user: Any, data: dict[str, Any]) -> list[dict[str, Any]]:
+        from comptoir.quality.dedupe import candidates
+
+        return [{"id": c.id, "score": c.score, "sure": c.sure, "keys": c.keys,
+                 "reasons": [r.as_dict() for r in c.reasons]}
+                for c in candidates(object_type, data, user=user, limit=5)]
+
+    return check
+
+
 ACCOUNT_WRITE = [
     "legal_name", "trade_name", "status", "siren", "siret", "vat_number", "naf_code",
     "billing_street", "billing_postcode", "billing_city", "billing_country", "shipping_street",
@@ -29,6 +42,7 @@ ACCOUNT_WRITE = [
 ]
 accounts = Resource(
     model=Account, object_type=ObjectType.ACCOUNT, path="accounts", tag="accounts",
+    duplicates_fn=duplicates_of("account"),
     out_fields=[*ACCOUNT_WRITE, "created_at", "updated_at"], write_fields=ACCOUNT_WRITE,
     filter_fields=["legal_name", "status", "siren", "siret", "vat_number", "naf_code",
                    "billing_postcode", "billing_city", "billing_country", "headcount_band",
@@ -47,6 +61,7 @@ CONTACT_WRITE = [
 ]
 contacts = Resource(
     model=Contact, object_type=ObjectType.CONTACT, path="contacts", tag="contacts",
+    duplicates_fn=duplicates_of("contact"),
     out_fields=[*CONTACT_WRITE, "created_at", "updated_at"], write_fields=CONTACT_WRITE,
     filter_fields=["account", "civility", "last_name", "first_name", "email", "job_title",
                    "marketing_consent", "owner", "created_at", "updated_at"],
@@ -64,6 +79,7 @@ LEAD_WRITE = [
 ]
 leads = Resource(
     model=Lead, object_type=ObjectType.LEAD, path="leads", tag="leads",
+    duplicates_fn=duplicates_of("lead"),
     out_fields=[*LEAD_WRITE, "converted_at", "converted_account", "converted_contact",
                 "converted_opportunity", "created_at", "updated_at"],
     write_fields=LEAD_WRITE,

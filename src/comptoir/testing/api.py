@@ -72,11 +72,13 @@ class Response:
 
 
 def assert_error_shape(body: Any, status: int) -> None:
-    """The one error format: ``{"error": {"status", "code", "message", "fields"}}``."""
+    """The one error format: ``{"error": {"status", "code", "message", "fields"}}`` (plus
+    ``details`` for the errors that carry more, e.g. the candidates of a refused duplicate)."""
     assert isinstance(body, dict), body
     assert set(body) == {"error"}, body
     error = body["error"]
-    assert set(error) == ERROR_KEYS, error
+    assert set(error) - {"details"} == ERROR_KEYS, error
+    assert isinstance(error.get("details", {}), dict), error
     assert error["status"] == status, error
     assert isinstance(error["code"], str), error
     assert error["code"], error
