@@ -159,3 +159,11 @@ def test_unknown_pair_and_merge_are_404(client_for, personas):
     client = client_for(personas.data_manager)
     assert client.get("/quality/pairs/999999/").status_code == 404
     assert client.post("/quality/merges/999999/undo/").status_code == 404
+
+
+def test_erp_profile_says_duplicate_from_the_queue_for_data_managers_only(client_for, personas,
+                                                                          pair):
+    url = f"/accounts/{pair.left_id}/"
+    message = "This record very probably exists already"
+    assert message in client_for(personas.data_manager).get(url).content.decode()
+    assert message not in client_for(personas.owner).get(url).content.decode()

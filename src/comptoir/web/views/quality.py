@@ -356,27 +356,39 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
 
 def record_quality(request: HttpRequest, object_type: str, obj: Model) -> dict[str, Any]:
     """What a record page shows about its quality: each profile met or its gaps, the open
-    duplicate pairs involving it (for data managers), and the last merge into it."""
+    duplicate pairs involving it (for data managers), and the last merge into it.
+
+    "No duplicate" is read from the review queue (an indexed lookup) rather than scored live
+    on every page view; and only for data managers: telling a rep that a record exists would
+    reveal records hidden from them.
+    """
     if object_type not in ("account", "contact", "lead"):
         return {}
-    # "it exists already" would tell a rep about records hidden from them: data managers only
-    skip = frozenset() if policy.sees_all(request.user) else frozenset({"no_duplicate"})
-    rows = []
-    for name in profiles.PROFILE_NAMES:
-        gaps = profiles.gaps(object_type, obj, name, skip=skip)
-        rows.append({"name": name, "label": PROFILE_LABELS[name], "ok": not gaps,
-                     "gaps": [g.message for g in gaps]})
-    out: dict[str, Any] = {"quality_profiles": rows}
-    if policy.sees_all(request.user):
-        pk = int(obj.pk)  # type: ignore[arg-type]
-        open_pairs = list(DuplicatePair.objects.filter(
+    pk = int(obj.pk)  # type: ignore[arg-type]
+    sees_all = policy.sees_all(request.user)
+    pairs: list[tuple[int, float]] = []
+    if sees_all:
+        pairs = list(DuplicatePair.objects.filter(
             Q(left_id=pk) | Q(right_id=pk), object_type=object_type,
             status=DuplicatePair.Status.OPEN).order_by("-score", "id")
-            .values_list("id", flat=True)[:5])
-        out["quality_pairs"] = [reverse("web:quality_pair", args=[p]) for p in open_pairs]
-        last = MergeRecord.objects.filter(object_type=object_type, survivor_id=pk,
-                                          undone_at__isnull=True).order_by("-id").first()
-        out["quality_last_merge"] = last
+            .values_list("id", "score")[:5])
+    sure = dedupe.match_config(object_type).sure
+    rows = []
+    for name in profiles.PROFILE_NAMES:
+        messages_ = [g.message for g in profiles.gaps(object_type, obj, name,
+                                                      skip=frozenset({"no_duplicate"}))]
+        if (sees_all and any(score >= sure for _id, score in pairs)
+                and "no_duplicate" in profiles.profile_requirements(name, object_type)):
+            messages_.append(_("This record very probably exists already: merge the "
+                               "duplicates first."))
+        rows.append({"name": name, "label": PROFILE_LABELS[name], "ok": not messages_,
+                     "gaps": messages_})
+    out: dict[str, Any] = {"quality_profiles": rows}
+    if sees_all:
+        out["quality_pairs"] = [reverse("web:quality_pair", args=[p]) for p, _s in pairs]
+        out["quality_last_merge"] = MergeRecord.objects.filter(
+            object_type=object_type, survivor_id=pk, undone_at__isnull=True
+        ).order_by("-id").first()
     return out
 
 
