@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from comptoir.testing.api import ApiClient
 
@@ -139,5 +140,20 @@ def api(db: None) -> Callable[[Any], ApiClient]:
         if key not in clients:
             clients[key] = ApiClient() if user is None else ApiClient.for_user(user)
         return clients[key]
+
+    return make
+
+
+@pytest.fixture
+def client_for(db: None) -> Callable[..., Client]:
+    """``client_for(user)``: a Django test client signed in as ``user``, in English."""
+
+    def make(user: Any, language: str = "en") -> Client:
+        if user.language != language:
+            user.language = language
+            user.save(update_fields=["language"])
+        client = Client()
+        client.force_login(user)
+        return client
 
     return make

@@ -51,21 +51,6 @@ def with_password(user: Any, language: str = "en") -> Any:
 
 
 @pytest.fixture
-def client_for(db: None) -> Callable[..., Client]:
-    """``client_for(user)``: a Django test client signed in as ``user``, in English."""
-
-    def make(user: Any, language: str = "en") -> Client:
-        if user.language != language:
-            user.language = language
-            user.save(update_fields=["language"])
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
-
-
-@pytest.fixture
 def open_as(live_server: Any, browser: Any, transactional_db: None
             ) -> Iterator[Callable[..., Any]]:
     """``open_as(user, path="/", phone=False)``: a browser page signed in as ``user``.
