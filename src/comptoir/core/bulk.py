@@ -7,6 +7,19 @@ domain's own field rules (``BulkSpec.clean``), then through set-based SQL in one
 with their audit entries, outbox events and references. Every record gets a result: created,
 updated, unchanged or error (with field messages); an invalid record never blocks the others
 and never half-writes.
+
+Two options serve data quality (I8, I11), both given by the caller so this module stays free of
+the quality app:
+
+* ``match`` finds existing records that a new record (an external id never seen) surely
+  duplicates. With one candidate (or one clearly ahead) not yet linked to another external id
+  of the same system, the external id is linked to it and the record applied as an update of
+  it: result ``matched`` says to which record, with the score and the shared keys, and so does
+  the audit entry. Candidates that tie are not guessed between: the record is an error naming
+  them.
+* ``check`` (a validation profile) judges each record as it would be stored (a new one with
+  its defaults, a changed one merged with its current values); a record failing it is an error
+  with field messages and is not written.
 """
 
 from __future__ import annotations
@@ -16,7 +29,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import models, transaction
 from django.utils import timezone
@@ -29,6 +42,20 @@ from .sql import insert_many, insert_returning, update_many
 Errors = dict[str, list[str]]
 Cleaner = Callable[[dict[str, Any]], tuple[dict[str, Any], Errors]]
 Preparer = Callable[[list[dict[str, Any]], Any], None]
+
+
+class MatchCandidate(Protocol):
+    """An existing record a new one may duplicate (``quality.dedupe.Candidate``)."""
+
+    id: int
+    score: float
+    keys: list[str]
+
+
+# records (cleaned, foreign keys resolved) -> their sure candidates each, best first
+Matcher = Callable[[list[dict[str, Any]]], Sequence[Sequence[MatchCandidate]]]
+Checker = Callable[[dict[str, Any]], Errors]
+MATCH_MARGIN = 10.0  # a candidate this many points ahead of the next one is clearly the one
 
 
 @dataclass
@@ -84,6 +111,8 @@ class BulkResult:
     status: str  # created | updated | unchanged | error
     id: int | None = None
     errors: Errors = field(default_factory=dict)
+    # linked to an existing record by duplicate detection: {"id", "score", "keys"}
+    matched: dict[str, Any] | None = None
 
 
 def content_hash(record: Mapping[str, Any]) -> str:
@@ -271,14 +300,58 @@ def _write_children(children: ChildRows, by_parent: dict[int, list[dict[str, Any
     insert_many(children.model, columns, rows)
 
 
+def _linked(system: str, object_type: str, object_ids: Sequence[int]) -> set[int]:
+    """Those of ``object_ids`` already mirroring a (live) record of ``system``."""
+    out: set[int] = set()
+    for chunk in _chunks(sorted(set(object_ids))):
+        out |= set(ExternalRef.objects.filter(
+            system=system, object_type=object_type, object_id__in=chunk,
+            deleted_at__isnull=True).values_list("object_id", flat=True))
+    return out
+
+
+def _match_existing(spec: BulkSpec, system: str, new: list[tuple[int, dict[str, Any]]],
+                    results: list[BulkResult], match: Matcher
+                    ) -> tuple[list[tuple[int, dict[str, Any]]], dict[int, int]]:
+    """Split new records into those still new and those linked to an existing record
+    (position -> local id). A candidate already linked to another external id of the same
+    system mirrors another record there and is never taken; nor is one taken by an earlier
+    record of the call. Sure candidates within ``MATCH_MARGIN`` of the best one: ambiguous."""
+    found = match([r for _i, r in new])
+    linked = _linked(system, spec.object_type, [c.id for cands in found for c in cands])
+    still_new: list[tuple[int, dict[str, Any]]] = []
+    own: dict[int, int] = {}
+    claimed: set[int] = set()
+    for (i, r), cands in zip(new, found, strict=True):
+        free = sorted((c for c in cands if c.id not in linked and c.id not in claimed),
+                      key=lambda c: (-c.score, c.id))
+        if not free:
+            still_new.append((i, r))
+            continue
+        best = free[0]
+        tied = [c for c in free if best.score - c.score < MATCH_MARGIN]
+        if len(tied) > 1:
+            results[i].errors["external_id"] = [
+                _("Ambiguous match: %(ids)s are all sure duplicates of this record; merge them "
+                  "or link it by hand.") % {"ids": ", ".join(f"#{c.id}" for c in tied)}]
+            continue
+        claimed.add(best.id)
+        own[i] = best.id
+        results[i].matched = {"id": best.id, "score": best.score, "keys": list(best.keys)}
+    return still_new, own
+
+
 @transaction.atomic
 def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, Any]],
-                user: Any, source: str = "bulk", parse: Cleaner | None = None
+                user: Any, source: str = "bulk", parse: Cleaner | None = None,
+                match: Matcher | None = None, check: Checker | None = None
                 ) -> list[BulkResult]:
     """Create, update or skip each record by its ``external_id``; see the module docstring.
 
     ``parse`` checks a record's shape and types (the API's schema) before the domain rules; it
     runs only on records that are new or changed, so a re-sent batch costs one hash each.
+    ``match`` links new records to the existing ones they surely duplicate; ``check`` (a
+    validation profile) refuses records that would be stored with gaps.
     """
     now = timezone.now()
     user_id = user.pk if getattr(user, "is_authenticated", False) else None
@@ -350,8 +423,16 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             problems = children.complete([(r, kids[i]) for i, r in with_rows])
             for position, errors in problems.items():
                 results[with_rows[position][0]].errors.update(errors)
-    new = _check_unique(spec, [(i, r) for i, r in new if not results[i].errors], results)
-    own = {i: refs[results[i].external_id][1] for i, _r in changed}
+    new = [(i, r) for i, r in new if not results[i].errors]
+    matched: dict[int, int] = {}  # position -> the existing record a new one was linked to
+    if match is not None and new:
+        pending = dict(new)
+        new, matched = _match_existing(spec, system, new, results, match)
+        changed += [(i, pending[i]) for i in matched]
+    new = _check_unique(spec, new, results)
+    # the local record of each changed one: by its reference, or the one it was matched to
+    own = {i: matched[i] if i in matched else refs[results[i].external_id][1]
+           for i, _r in changed}
     changed = _check_unique(spec, [(i, r) for i, r in changed if not results[i].errors],
                             results, own)
 
@@ -364,13 +445,15 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                            {"changes": changes, "user_id": user_id, "source": source}, now))
 
     # --- new rows ------------------------------------------------------------------------
-    if new:
+    if new:  # defaults first: a profile judges the record as it will be stored
         if spec.prepare_new is not None:
             spec.prepare_new([r for _i, r in new], user)
         if spec.derived is not None:
             for _i, r in new:
                 r.update(spec.derived(r))
         attnames, columns, defaults = _insert_columns(spec.model)
+        if check is not None:
+            new = [(i, r) for i, r in new if not _refused(check, {**defaults, **r}, results[i])]
         rows = []
         for _i, r in new:
             values = {**defaults, **r, "created_at": now, "updated_at": now}
@@ -394,34 +477,40 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
 
     # --- changed rows ----------------------------------------------------------------------
     if changed:
-        ids_by_index = {i: refs[results[i].external_id][1] for i, _r in changed}
         current: dict[int, dict[str, Any]] = {}
-        names = sorted({k for _i, r in changed for k in r} | set(spec.derived_fields))
-        for chunk in _chunks(list(ids_by_index.values())):
+        names = sorted({k for _i, r in changed for k in r} | set(spec.derived_fields)
+                       | (set(spec.fields) if check is not None else set()))
+        for chunk in _chunks(list(own.values())):
             for row in spec.model._default_manager.filter(pk__in=chunk).values("pk", *names):
                 current[row.pop("pk")] = row
         groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
         hash_updates = []
+        ref_rows = []
         stamped = any(f.attname == "updated_at" for f in spec.model._meta.concrete_fields)
-        sent_rows = [ids_by_index[i] for i, _r in changed if i in kids]
+        sent_rows = [own[i] for i, _r in changed if i in kids]
         rows_before = (_current_children(children, sent_rows)
                        if children is not None and sent_rows else {})
         replaced: dict[int, list[dict[str, Any]]] = {}
         for i, r in changed:
-            obj_id = ids_by_index[i]
+            obj_id = own[i]
             before = current.get(obj_id)
-            ref_id = refs[results[i].external_id][0]
-            hash_updates.append([hashes[i], now, ref_id])
             results[i].id = obj_id
+            if i not in matched:
+                hash_updates.append([hashes[i], now, refs[results[i].external_id][0]])
             if before is None:  # deleted locally since: recreate is the sync's call, not ours
                 results[i].status = "error"
                 results[i].errors = {"external_id": [_("The linked record no longer exists.")]}
+                results[i].matched = None
                 continue
             if "custom" in r:
                 r["custom"] = {**(before.get("custom") or {}), **r["custom"]}
             merged = {**before, **r}
             if spec.derived is not None:
                 r.update(spec.derived(merged))
+            if check is not None and _refused(check, {**merged, **r}, results[i]):
+                if i not in matched:  # refused: sent again unchanged, it is checked again
+                    hash_updates.pop()
+                continue
             diff = {k: [json_value(before.get(k)), json_value(v)] for k, v in r.items()
                     if json_value(before.get(k)) != json_value(v)}
             if children is not None and i in kids:
@@ -430,13 +519,20 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                     replaced[obj_id] = kids[i]
                     diff[children.key] = [_json_rows(children, old_rows),
                                           _json_rows(children, kids[i])]
+            link = results[i].matched
+            if link is not None:  # the link is a change of its own, said with its reasons
+                ref_rows.append((system, spec.object_type, results[i].external_id, obj_id,
+                                 hashes[i], now))
+                remember(obj_id, "update", {**diff, "matched": [None, {
+                    "system": system, "external_id": results[i].external_id, **link}]})
             if not diff:
                 results[i].status = "unchanged"
                 continue
             results[i].status = "updated"
             cols = tuple(sorted(k for k in r if k in diff))
             groups[cols].append([r[c] for c in cols] + ([now] if stamped else []) + [obj_id])
-            remember(obj_id, "update", diff)
+            if link is None:
+                remember(obj_id, "update", diff)
         for cols, rows in groups.items():
             if cols or stamped:
                 update_many(spec.model, [_column(spec.model, c) for c in cols]
@@ -444,12 +540,22 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         if children is not None:
             _write_children(children, replaced, replace=True)
         update_many(ExternalRef, ["content_hash", "synced_at"], hash_updates)
+        insert_many(ExternalRef, ["system", "object_type", "external_id", "object_id",
+                                  "content_hash", "synced_at"], ref_rows)
 
     insert_many(AuditEntry, ["object_type", "object_id", "action", "user_id", "source", "at",
                              "changes"], audit_rows)
     insert_many(OutboxEvent, ["topic", "object_type", "object_id", "payload", "created_at"],
                 event_rows)
     return results
+
+
+def _refused(check: Checker, record: dict[str, Any], result: BulkResult) -> bool:
+    """Run a profile check on a record as it would be stored; its gaps become its errors."""
+    errors = check(record)
+    if errors:
+        result.status, result.errors, result.matched = "error", errors, None
+    return bool(errors)
 
 
 def _column(model: type[models.Model], attname: str) -> str:

@@ -171,6 +171,7 @@ class RunOut(Schema):
     unchanged: int
     deleted: int
     quarantined: int
+    matched: int = 0
     error_category: str
     error_message: str
     details: dict[str, Any]
@@ -326,6 +327,7 @@ class PushAnswer(Schema):
     unchanged: int
     deleted: int
     quarantined: int
+    matched: int = 0
     quarantine: list[dict[str, Any]]
     replayed: bool = False
 

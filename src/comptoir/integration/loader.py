@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,6 +24,8 @@ from comptoir.core.bulk import BulkSpec, bulk_upsert
 from comptoir.core.models import AuditEntry, ExternalRef, OutboxEvent
 from comptoir.core.services import json_value
 from comptoir.crm.bulk import ACCOUNT_BULK, CONTACT_BULK
+from comptoir.quality.dedupe import OBJECT_TYPES, batch_candidates
+from comptoir.quality.profiles import bulk_check
 from comptoir.sales.bulk import (
     PRICE_LIST_BULK,
     PRICE_LIST_ITEM_BULK,
@@ -128,16 +131,20 @@ class Counts:
     unchanged: int = 0
     deleted: int = 0
     quarantined: int = 0
+    matched: int = 0  # of the updated and unchanged: new external ids linked to a duplicate
     changes: list[dict[str, Any]] = field(default_factory=list)  # dry runs: what would change
+    matches: list[dict[str, Any]] = field(default_factory=list)  # which record, why
+
+    NAMES = ("read", "created", "updated", "unchanged", "deleted", "quarantined", "matched")
 
     def add(self, other: Counts) -> None:
-        for name in ("read", "created", "updated", "unchanged", "deleted", "quarantined"):
+        for name in self.NAMES:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.changes.extend(other.changes)
+        self.matches.extend(other.matches[:MATCH_LIMIT - len(self.matches)])
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in
-                ("read", "created", "updated", "unchanged", "deleted", "quarantined")}
+        return {name: getattr(self, name) for name in self.NAMES}
 
 
 def _quarantine(run: SyncRun, stream: str, record: Record, *, external_id: str,
@@ -145,8 +152,11 @@ def _quarantine(run: SyncRun, stream: str, record: Record, *, external_id: str,
                 ) -> QuarantinedRecord:
     first_field = next(iter(errors), "") if errors else ""
     if not reason:
-        reason = "; ".join(f"{k}: {' '.join(v) if isinstance(v, list) else v}"
-                           for k, v in errors.items())
+        # fields sharing a message (a profile's "an e-mail or a phone") are said once
+        said: dict[str, list[str]] = {}
+        for k, v in errors.items():
+            said.setdefault(" ".join(v) if isinstance(v, list) else str(v), []).append(k)
+        reason = "; ".join(f"{', '.join(names)}: {message}" for message, names in said.items())
     return QuarantinedRecord(
         connection_id=run.connection_id, run=run, stream=stream, external_id=external_id[:120],
         position=record.position[:120], payload=_json_safe(record.data), field=first_field[:120],
@@ -161,6 +171,7 @@ def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
 
 
 DIFF_LIMIT = 200  # changes a dry run shows
+MATCH_LIMIT = 200  # matches a run's details list
 
 
 class Loader:
@@ -175,6 +186,10 @@ class Loader:
         except KeyError:
             raise PermanentError(f"No loader for target {mapping.target!r}.") from None
         self.parse = field_parser(self.spec.model, set(self.spec.fields))
+        object_type = self.spec.object_type
+        self.match = (partial(batch_candidates, object_type)
+                      if mapping.match == "sure" and object_type in OBJECT_TYPES else None)
+        self.check = bulk_check(object_type, mapping.profile) if mapping.profile else None
         # dry runs: the last audit entry already shown (none of those before the run)
         self._diff_after = (AuditEntry.objects.aggregate(last=Max("id"))["last"] or 0
                             if dry_run else 0)
@@ -204,7 +219,8 @@ class Loader:
         if to_load:
             results = bulk_upsert(self.spec, system=self.system,
                                   records=[d for _r, d in to_load], user=self.user,
-                                  source=f"sync:{self.connection.name}", parse=self.parse)
+                                  source=f"sync:{self.connection.name}", parse=self.parse,
+                                  match=self.match, check=self.check)
             for (record, data), result in zip(to_load, results, strict=True):
                 if result.status == "error":
                     quarantined.append(_quarantine(self.run, self.name, record,
@@ -213,6 +229,12 @@ class Loader:
                     counts.quarantined += 1
                 else:
                     setattr(counts, result.status, getattr(counts, result.status) + 1)
+                if result.matched is not None:
+                    counts.matched += 1
+                    if len(counts.matches) < MATCH_LIMIT:
+                        counts.matches.append({"stream": self.name,
+                                               "external_id": result.external_id,
+                                               **result.matched})
             if self.dry_run:
                 counts.changes.extend(self._changes_written())
         if tombstones:
@@ -282,5 +304,6 @@ def apply_batch(run: SyncRun, connection: Connection, stream: str, loaders: list
             heartbeat_at=timezone.now(), read=F("read") + counts.read,
             created=F("created") + counts.created, updated=F("updated") + counts.updated,
             unchanged=F("unchanged") + counts.unchanged, deleted=F("deleted") + counts.deleted,
-            quarantined=F("quarantined") + counts.quarantined)
+            quarantined=F("quarantined") + counts.quarantined,
+            matched=F("matched") + counts.matched)
     return counts

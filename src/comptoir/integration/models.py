@@ -104,6 +104,10 @@ class SyncRun(models.Model):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     deleted = models.PositiveIntegerField(_("deleted"), default=0)
     quarantined = models.PositiveIntegerField(_("quarantined"), default=0)
+    matched = models.PositiveIntegerField(
+        _("matched"), default=0,
+        help_text=_("Of the updated and unchanged: records new to the CRM's copy of the other "
+                    "system, linked to the existing record they duplicate."))
     lag_seconds = models.FloatField(
         _("lag (s)"), null=True, blank=True,
         help_text=_("How old the CRM's copy was when the run started: time since the previous "

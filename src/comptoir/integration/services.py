@@ -261,6 +261,8 @@ def _finish(run: SyncRun, status: str, total: Counts, per_stream: dict[str, dict
         details["source"] = source  # e.g. Tryton's calls and answering time
     if run.dry_run:
         details["changes"] = total.changes[:200]
+    if total.matches:
+        details["matches"] = total.matches  # linked to an existing record: which, and why
     # The batches added their counts as they committed (so a killed run shows its progress);
     # the totals are set again here, which also covers a dry run's rolled-back increments.
     SyncRun.objects.filter(pk=run.pk).update(

@@ -637,3 +637,159 @@ def pair_reopen(*, pair: DuplicatePair, user: Any) -> DuplicatePair:
     pair.decided_at = None
     pair.save(update_fields=["status", "decided_by", "decided_at"])
     return pair
+
+
+# --- Many incoming records against the base (imports, syncs) ---------------------------------
+# Added for the bulk loader's "match on import" (I8, I11): the same index, delta and scores as
+# :func:`candidates`, for a whole batch in a handful of queries instead of five per record.
+
+BATCH_CHUNK = 2000  # values per ``IN (…)``: well under SQLite's and PostgreSQL's limits
+
+
+def _batch_lookups(object_type: str, feats: Sequence[Features],
+                   records: Sequence[Mapping[str, Any]]) -> dict[str, set[Any]]:
+    """Column → values worth an equality lookup among records not indexed yet: the strong
+    keys (identifiers, e-mails, phones, names); the same fields ``delta_q`` reads, minus those
+    only a per-record ``LIKE`` could find (domains, postcodes)."""
+    out: dict[str, set[Any]] = {}
+
+    def add(column: str, *values: Any) -> None:
+        out.setdefault(column, set()).update(v for v in values if v not in (None, ""))
+
+    for f, data in zip(feats, records, strict=True):
+        # e-mails as sent and as normalised: stored ones keep the case of their local part
+        emails = [*f.emails, *(str(data.get(k) or "").strip()
+                               for k in ("email", "email_secondary"))]
+        if object_type == "account":
+            add("siren", f.siren)
+            add("email", *emails)
+            add("phone", *f.phones)
+            add("normalized_name", *(ids.normalize_name(str(data.get(k) or ""))
+                                     for k in ("legal_name", "trade_name")))
+        elif object_type == "contact":
+            add("email", *emails)
+            add("email_secondary", *emails)
+            add("phone", *f.phones)
+            add("mobile", *f.phones)
+            add("account_id", _as_id(f.parent))
+        else:
+            add("email", *emails)
+            add("phone", *f.phones)
+            add("siren", f.siren)
+            last = str(data.get("last_name") or "").strip()
+            add("last_name", last, last.upper(), last.title())
+    return out
+
+
+def _most_shared(item: tuple[int, int]) -> tuple[int, int]:
+    return -item[1], item[0]
+
+
+def batch_candidates(object_type: str, records: Sequence[Mapping[str, Any]], *,
+                     min_score: float | None = None, limit: int = 5,
+                     user: Any = None) -> list[list[Candidate]]:
+    """For each of ``records`` (field names of the model, not saved), the existing records
+    scoring at least ``min_score`` (default: the object's ``sure`` threshold), best first.
+
+    Set-based so an import of thousands of rows stays fast: the records' blocking keys are
+    looked up in the key index at once; records changed since the index was refreshed (the
+    whole table when there is no index yet) are read by equality on their strong keys; each
+    record is then scored against the existing records sharing one of its keys, exactly as
+    :func:`candidates` scores them. Imports and syncs search the whole base (``user=None``:
+    they run for the system); the pre-import audit passes its user, who gets only the records
+    they may see.
+    """
+    if not records:
+        return []
+    source = source_for(object_type)
+    spec, config = SPECS[object_type], match_config(object_type)
+    bar = config.sure if min_score is None else min_score
+    feats = [spec.features(r) for r in records]
+    keys = [spec.keys(f) for f in feats]
+    found: list[dict[int, int]] = [{} for _r in records]  # existing id -> keys shared
+    model = source.model._default_manager
+    # 1. the key index
+    hashes = [[key_hash(k) for k in ks] for ks in keys]
+    wanted = sorted({h for hs in hashes for h in hs})
+    holders: dict[int, list[int]] = {}
+    for start in range(0, len(wanted), BATCH_CHUNK):
+        for h, object_id in source.key_model._default_manager.filter(
+                key__in=wanted[start:start + BATCH_CHUNK]).values_list("key", "object_id"):
+            holders.setdefault(h, []).append(object_id)
+    for i, hs in enumerate(hashes):
+        for h in hs:
+            for object_id in holders.get(h, ()):
+                found[i][object_id] = found[i].get(object_id, 0) + 1
+    # 2. records not in the index yet, read whole, paired with the batch by shared key
+    columns = tuple(dict.fromkeys(source.fields + source.display
+                                  + ((source.freq_field,) if source.freq_field else ())))
+    rows: dict[int, dict[str, Any]] = {}
+    state = MatchIndexState.objects.filter(object_type=object_type).first()
+    watermark = state.watermark if state is not None else None
+    for column, values in _batch_lookups(object_type, feats, records).items():
+        ordered = sorted(values, key=str)
+        for start in range(0, len(ordered), BATCH_CHUNK):
+            qs = model.filter(**{f"{column}__in": ordered[start:start + BATCH_CHUNK]})
+            if watermark is not None:
+                qs = qs.filter(updated_at__gt=watermark)
+            for row in qs.values(*columns):
+                rows[row["id"]] = row
+    other_feats: dict[int, Features] = {}
+    if rows:
+        by_key: dict[str, list[int]] = {}
+        for i, ks in enumerate(keys):
+            for k in ks:
+                by_key.setdefault(k, []).append(i)
+        for object_id, row in rows.items():
+            other_feats[object_id] = f = spec.features(row)
+            for k in spec.keys(f):
+                for i in by_key.get(k, ()):
+                    found[i].setdefault(object_id, 1)
+    # 3. the few records found, read once, scored per incoming record
+    ranked = [sorted(fd.items(), key=_most_shared)[:MAX_SCORED] for fd in found]
+    missing = sorted({oid for r in ranked for oid, _n in r} - set(rows))
+    for start in range(0, len(missing), BATCH_CHUNK):
+        for row in model.filter(pk__in=missing[start:start + BATCH_CHUNK]).values(*columns):
+            rows[row["id"]] = row
+            other_feats[row["id"]] = spec.features(row)
+    if source.freq_field:
+        names = {source.freq_value(r) for r in records} | {source.freq_value(r)
+                                                           for r in rows.values()}
+        names.discard("")
+        ordered_names = sorted(names)
+        counts: dict[str, int] = {}
+        for start in range(0, len(ordered_names), BATCH_CHUNK):
+            counts.update(_freq_counts(source, set(ordered_names[start:start + BATCH_CHUNK])))
+        for f, data in zip(feats, records, strict=True):
+            f.freq = counts.get(source.freq_value(data), 0) + 1  # itself, once created
+        for object_id, row in rows.items():
+            other_feats[object_id].freq = counts.get(source.freq_value(row), 0)
+    hidden: set[int] = set()
+    if user is not None and not policy.sees_all(user):
+        found_ids = sorted(rows)
+        allowed: set[int] = set()
+        for start in range(0, len(found_ids), BATCH_CHUNK):
+            allowed.update(policy.restrict(model.filter(
+                pk__in=found_ids[start:start + BATCH_CHUNK]), user).values_list("id", flat=True))
+        hidden = set(found_ids) - allowed
+    out: list[list[Candidate]] = []
+    for i, record in enumerate(feats):
+        own_keys = set(keys[i])
+        mine: list[Candidate] = []
+        for object_id, _n in ranked[i]:
+            got, other = rows.get(object_id), other_feats.get(object_id)
+            if got is None or other is None or object_id in hidden:  # deleted, or not yours
+                continue
+            row = got
+            # the fast path first (may stop early), the explanation only for those kept
+            if spec.score(record, other, config.points, None, bar) < bar - 0.05:
+                continue
+            score, reasons = explain_pair(spec, config, record, other)
+            if score < bar:
+                continue
+            matched = sorted({key_kind(k) for k in spec.keys(other) if k in own_keys})
+            mine.append(Candidate(object_type, int(object_id), score, score >= config.sure,
+                                  matched, reasons, {k: row[k] for k in source.display}))
+        mine.sort(key=lambda c: (-c.score, c.id))
+        out.append(mine[:limit])
+    return out

@@ -247,3 +247,27 @@ def profile_report(object_type: str, data: Mapping[str, Any] | models.Model, *,
                    contacts: int | None = None) -> dict[str, list[Gap]]:
     """The gaps for every profile: a record may be a good CRM record and not yet an ERP one."""
     return {name: gaps(object_type, data, name, contacts=contacts) for name in PROFILE_NAMES}
+
+
+# Added for bulk loads (API bulk calls, syncs): the same profile, as a record check.
+BULK_SKIP = frozenset({"no_duplicate", "contact"})
+
+
+def bulk_check(object_type: str, profile: str
+               ) -> Callable[[Mapping[str, Any]], dict[str, list[str]]]:
+    """A check for the bulk loader: a record's gaps under ``profile`` as field messages.
+
+    Left out: ``no_duplicate`` (the loader matches duplicates to existing records itself) and
+    ``contact`` (an account's contacts come in their own stream or call, after it: no row of
+    an account batch could ever have one). A gap without fields is reported under its code.
+    """
+    profile_requirements(profile, object_type)  # an unknown profile fails now, not per row
+
+    def check(data: Mapping[str, Any]) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for gap in gaps(object_type, data, profile, skip=BULK_SKIP):
+            for name in gap.fields or [gap.requirement]:
+                errors.setdefault(name, []).append(gap.message)
+        return errors
+
+    return check

@@ -14,6 +14,8 @@ Format (every key is optional unless said otherwise)::
     key = "Code client"               # source field of the external id (default: record key);
                                       # or { source = …, transforms = […] } / { coalesce = […] }
     on_error = "quarantine"           # quarantine (default) | skip | stop
+    match = "sure"                    # account, contact, lead: sure (default) | off, see below
+    profile = "crm"                   # account, contact, lead: lead | crm | erp (default: none)
     ignore_case = false               # match source field names whatever their case
     where = { Type = ["C", "P"], Actif = true }   # only the records matching every condition:
                                       # a text or a list of texts (case and spaces ignored),
@@ -55,6 +57,22 @@ after the CRM list, with its own fields::
 Their errors name the row: ``lines.2.quantity``. A record without the list leaves the rows it
 had as they are.
 
+Data quality (I8, I11), for account, contact and lead streams only:
+
+* ``match = "sure"`` (the default): a record whose external id the CRM has never seen is first
+  looked for among existing records. If exactly one scores at least the object's ``sure``
+  duplicate threshold (or one is clearly ahead) and is not already linked to another external
+  id of the same system, the external id is linked to it and the record applied as an update
+  of it; the run counts it as ``matched`` (besides updated or unchanged), its audit entry and
+  the run's details say with which score and shared keys. Sure candidates that tie are not
+  guessed between: the record is quarantined ("Ambiguous match: #12, #15 …"). ``"off"``
+  always creates.
+* ``profile = "lead" | "crm" | "erp"``: records that would be stored with gaps under the
+  validation profile (the one the API and the UI show) are quarantined, one reason per field;
+  an update is judged merged with the record's current values. Not checked on load: "no
+  duplicate" (matching handles it) and an account's "contact" (contacts arrive after it).
+  Default: no profile, only the fields' own rules.
+
 Several ``[streams.*]`` tables may read the same connector stream (``stream = "rows"``) with
 different ``where``: the loader reads it once and gives each record to every mapping whose
 :meth:`StreamMapping.matches` accepts it (:meth:`ConnectionMapping.for_stream`).
@@ -78,7 +96,10 @@ from .core import Record
 from .errors import MappingError
 
 __all__ = [
+    "MATCH",
+    "MATCH_TARGETS",
     "ON_ERROR",
+    "PROFILES",
     "TRANSFORMS",
     "ConnectionMapping",
     "FieldSpec",
@@ -90,6 +111,9 @@ __all__ = [
 ]
 
 ON_ERROR = ("quarantine", "skip", "stop")
+MATCH = ("sure", "off")
+PROFILES = ("lead", "crm", "erp")  # quality.profiles.PROFILE_NAMES (a test keeps them equal)
+MATCH_TARGETS = frozenset({"account", "contact", "lead"})  # what duplicates are found for
 _SYSTEM_RE = re.compile(r"[a-z0-9_.:-]+")
 
 Step = Callable[[Any], Any]
@@ -612,6 +636,8 @@ class StreamMapping:
     source_fields: frozenset[str]
     ignore_case: bool = False
     where: dict[str, Any] = field(default_factory=dict)
+    match: str = "off"  # "sure": new external ids are matched to existing records first
+    profile: str | None = None  # validation profile records must meet to be loaded
     _copies: tuple[tuple[str, str], ...] = ()
     _computed: tuple[tuple[str, FieldFn], ...] = ()
     _key_fn: FieldFn | None = None
@@ -730,7 +756,8 @@ Mapping_ = ConnectionMapping
 # Loading and validation
 
 
-_STREAM_KEYS = {"stream", "target", "key", "on_error", "ignore_case", "where", "fields"}
+_STREAM_KEYS = {"stream", "target", "key", "on_error", "ignore_case", "where", "fields",
+                "match", "profile"}
 _FIELD_KEYS = {"source", "const", "concat", "coalesce", "sep", "transforms", "map", "default",
                "unknown", "lookup", "required", "optional"}
 _KINDS = ("source", "const", "concat", "coalesce")
@@ -987,6 +1014,7 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     on_error = raw.get("on_error", "quarantine")
     if on_error not in ON_ERROR:
         problems.append(f"{where}.on_error: {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    match, profile = _compile_quality(raw, where, target, problems)
 
     sources: set[str] = set()
     key_sources: tuple[str, ...] = ()
@@ -1041,12 +1069,38 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     return StreamMapping(
         name=name, stream=stream if isinstance(stream, str) else name,
         target=str(target), key=key_label, on_error=str(on_error), fields=specs,
+        match=match, profile=profile,
         lookups={s.name: s.lookup for s in specs.values() if s.lookup},
         source_fields=frozenset(sources), ignore_case=ignore_case,
         where=dict(raw.get("where", {})) if isinstance(raw.get("where"), dict) else {},
         _copies=tuple(copies), _computed=tuple(computed), _key_fn=key_fn,
         _key_steps=tuple(key_steps), _key_sources=key_sources, _key_shown=key_shown,
         _where=conditions, children=tuple(children))
+
+
+def _compile_quality(raw: Mapping[str, Any], where: str, target: Any, problems: list[str]
+                     ) -> tuple[str, str | None]:
+    """(match, profile) of a stream: both only mean something where duplicates and profiles
+    exist, so setting them on another target is a mistake worth saying."""
+    matchable = target in MATCH_TARGETS
+    match = raw.get("match", "sure" if matchable else "off")
+    if match not in MATCH:
+        problems.append(f"{where}.match: {match!r} is not one of {', '.join(MATCH)}")
+        match = "off"
+    elif match == "sure" and not matchable and "match" in raw:
+        problems.append(f"{where}.match: duplicates are matched for "
+                        f"{', '.join(sorted(MATCH_TARGETS))} only, not {target!r}")
+    profile = raw.get("profile")
+    if profile is not None:
+        if profile not in PROFILES:
+            problems.append(f"{where}.profile: {profile!r} is not one of {', '.join(PROFILES)}"
+                            + (_suggest(profile, PROFILES) if isinstance(profile, str) else ""))
+            profile = None
+        elif not matchable:
+            problems.append(f"{where}.profile: profiles apply to "
+                            f"{', '.join(sorted(MATCH_TARGETS))} only, not {target!r}")
+            profile = None
+    return str(match), profile
 
 
 def _roots(targets: Mapping[str, Collection[str]]) -> list[str]:
