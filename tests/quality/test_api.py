@@ -188,7 +188,8 @@ def test_create_contact_and_lead_check_duplicates_too(api, accounts, personas):
     body = client.post("/contacts", {"account_id": b.pk, "first_name": "Paul",
                                      "last_name": "Martin",
                                      "email": "paul.martin@dupont-conseil.fr"}).expect(201)
-    assert body["duplicates"] and body["duplicates"][0]["sure"]
+    assert body["duplicates"]
+    assert body["duplicates"][0]["sure"]
     lead = client.post("/leads", {"last_name": "Durand", "email": "j.durand@exemple.fr",
                                   "company_name": "Durand SA"}).expect(201)
     assert lead["duplicates"] == []

@@ -49,7 +49,8 @@ def test_queue_lists_the_pair_with_its_reasons(client_for, personas, pair):
     page = client_for(personas.data_manager).get("/quality/?object=account")
     html = page.content.decode()
     assert f'id="pair-{pair.pk}"' in html
-    assert "Dupont Conseil SARL" in html and "Same e-mail" in html
+    assert "Dupont Conseil SARL" in html
+    assert "Same e-mail" in html
     assert f"/quality/pairs/{pair.pk}/" in html
 
 
@@ -67,7 +68,8 @@ def test_dismiss_then_reopen(client_for, personas, pair):
     client = client_for(personas.data_manager)
     response = client.post(f"/quality/pairs/{pair.pk}/dismiss/",
                            {"next": "/quality/?object=account"})
-    assert response.status_code == 302 and response["Location"] == "/quality/?object=account"
+    assert response.status_code == 302
+    assert response["Location"] == "/quality/?object=account"
     pair.refresh_from_db()
     assert pair.status == "dismissed"
     assert f'id="pair-{pair.pk}"' not in client.get("/quality/").content.decode()
@@ -99,7 +101,8 @@ def test_compare_previews_then_merges_with_the_chosen_value_and_undo(client_for,
     assert pair.status == "merged"
     record = MergeRecord.objects.get()
     history = client.get("/quality/merges/?object=account").content.decode()
-    assert f'id="merge-{record.pk}"' in history and "Dupont Conseil" in history
+    assert f'id="merge-{record.pk}"' in history
+    assert "Dupont Conseil" in history
     # the account page offers the undo too
     assert f"/quality/merges/{record.pk}/undo/" in client.get(
         f"/accounts/{keep}/").content.decode()
@@ -167,3 +170,25 @@ def test_erp_profile_says_duplicate_from_the_queue_for_data_managers_only(client
     message = "This record very probably exists already"
     assert message in client_for(personas.data_manager).get(url).content.decode()
     assert message not in client_for(personas.owner).get(url).content.decode()
+
+
+def test_a_rep_asks_from_the_account_page_to_make_a_prospect_an_erp_customer(client_for,
+                                                                            personas):
+    from comptoir.quality.models import PromotionRequest
+
+    prospect = f.account(by=personas.owner, legal_name="Prospect SARL")
+    customer = f.account(by=personas.owner, legal_name="Client SA", status="customer")
+    rep = client_for(personas.owner)
+    assert "Ask to make it an ERP customer" in rep.get(f"/accounts/{prospect.pk}/").content.decode()
+    assert "Ask to make it an ERP customer" not in rep.get(
+        f"/accounts/{customer.pk}/").content.decode()
+    response = rep.post(f"/accounts/{prospect.pk}/promotion-request/")
+    assert response.status_code == 302
+    request = PromotionRequest.objects.get(account=prospect)
+    assert request.status == "pending"
+    html = rep.get(f"/accounts/{prospect.pk}/").content.decode()
+    assert "ERP customer: requested" in html
+    assert "Ask to make it an ERP customer" not in html
+    # the data manager gets a link to the request
+    dm = client_for(personas.data_manager).get(f"/accounts/{prospect.pk}/").content.decode()
+    assert f"/quality/promotions/{request.pk}/" in dm

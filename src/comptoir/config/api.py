@@ -13,9 +13,11 @@ from comptoir.crm.overview_api import router as overview_router
 from comptoir.documents.api import router as documents_router
 from comptoir.integration.api import router as integration_router
 from comptoir.quality.api import router as quality_router
+from comptoir.quality.promotion_api import router as promotion_router
 from comptoir.sales.api import router as sales_router
 from comptoir.search.api import router as search_router
 from comptoir.service.api import router as service_router
+from comptoir.sirene.api import router as sirene_router
 
 api = NinjaAPI(
     title="Comptoir API",
@@ -34,5 +36,5 @@ api = NinjaAPI(
 register_handlers(api)
 for router in (access_router, crm_router, activities_router, service_router, sales_router,
                documents_router, overview_router, core_router, integration_router,
-               search_router, quality_router):
+               search_router, quality_router, sirene_router, promotion_router):
     api.add_router("/", router)

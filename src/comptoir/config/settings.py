@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "comptoir.documents",
     "comptoir.integration",
     "comptoir.quality",
+    "comptoir.sirene",
     "comptoir.search",
     "comptoir.feeds",
     "comptoir.web",
@@ -172,6 +173,7 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.feeds.services.notifications_due",
     "comptoir.search.services.index_outbox",
     "comptoir.quality.dedupe.refresh_all_indexes",
+    "comptoir.quality.promotion.promotions_due",
 ]
 
 TASKS = {

@@ -1,9 +1,11 @@
-"""Duplicate review queue, the blocking-key lookup index, and the merge log (for undo)."""
+"""Duplicate review queue, the blocking-key lookup index, the merge log (for undo), and the
+requests to promote a prospect to an ERP customer."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from comptoir.core.models import ObjectType
@@ -141,3 +143,72 @@ class MergeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.loser_ids} → {self.survivor_id}"
+
+
+class PromotionRequest(models.Model):
+    """A prospect that should become an ERP customer, waiting for the data manager (I7).
+
+    Raised when a prospect gets an accepted quote or an order (whatever the write path: the
+    consumer reads the sales documents' outbox events), or asked by hand. The data manager
+    approves it (the account is promoted and the outbound connector creates the customer in
+    the ERP), merges the prospect into the customer it turns out to be, or rejects it with a
+    reason. The row is the decision's record: who decided, when, why.
+    """
+
+    class Trigger(models.TextChoices):
+        QUOTE_ACCEPTED = "quote_accepted", _("Quote accepted")
+        ORDER = "order", _("Order")
+        MANUAL = "manual", _("Asked by hand")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        MERGED = "merged", _("Merged into a customer")
+
+    account = models.ForeignKey("crm.Account", verbose_name=_("account"),
+                                on_delete=models.CASCADE, related_name="promotion_requests")
+    document = models.ForeignKey("sales.SalesDocument", verbose_name=_("sales document"),
+                                 null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    trigger = models.CharField(_("trigger"), max_length=16, choices=Trigger.choices)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"),
+                                     null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("decided by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    # the merge that folded the prospect into an existing customer (status merged); the
+    # request then points at that customer, the prospect being gone
+    merge = models.ForeignKey(MergeRecord, verbose_name=_("merge"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("promotion request")
+        verbose_name_plural = _("promotion requests")
+        constraints = [
+            models.UniqueConstraint(fields=["account"],
+                                    condition=models.Q(status="pending"),
+                                    name="promotionrequest_one_pending"),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at", "id"],
+                                name="promotionrequest_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.status} ({self.trigger})"
+
+
+class PromotionCursor(models.Model):
+    """Where the promotion consumer stands in the outbox (one row, like the feeds' cursor)."""
+
+    name = models.CharField(max_length=40, unique=True)
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.last_event_id}"

@@ -211,9 +211,10 @@ def pairs_merge(request: HttpRequest) -> HttpResponse:
 
 def _field_label(model: type[Model], name: str) -> str:
     try:
-        return str(model._meta.get_field(name).verbose_name)
+        found: Any = model._meta.get_field(name)
     except Exception:  # custom fields and the like keep their name
         return name
+    return str(getattr(found, "verbose_name", name))
 
 
 def _display(value: Any) -> str:
@@ -246,7 +247,8 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else pair.left_id
     loser = ids[1] if survivor == ids[0] else ids[0]
     choices = {}
-    for key, value in params.items():
+    for key in params:
+        value = str(params.get(key) or "")
         if key.startswith("pick_") and value.isdigit() and int(value) in ids:
             choices[key[5:]] = int(value)
     records = _records(object_type, set(ids))

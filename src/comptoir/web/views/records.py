@@ -536,6 +536,13 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **attachments_context(request, "account", account, can_upload=can_change),
     )
     ctx.update(record_quality(request, ObjectType.ACCOUNT, account))
+    if account.status != Account.Status.CUSTOMER and not any(
+            r.deleted_at is None for r in ctx["erp"].refs):
+        from comptoir.quality.models import PromotionRequest
+
+        ctx["promotion"] = PromotionRequest.objects.filter(
+            account_id=pk, status=PromotionRequest.Status.PENDING).first()
+        ctx["can_ask_promotion"] = True
     return render(request, "web/records/account.html", ctx)
 
 
