@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -262,3 +263,25 @@ def test_replay_a_quarantined_record(client_for: Any, data_manager: Any,
     # without JavaScript: back to the page with a message
     again = client.post(f"/sync/quarantine/{record.pk}/replay/", follow=True)
     assert "already" in again.content.decode()
+
+
+def test_run_page_says_how_many_records_were_linked_to_existing_ones(
+        client_for: Any, data_manager: Any, owner: Any, connection: Connection) -> None:
+    from comptoir.core.models import ExternalRef
+    from comptoir.testing import factories as f
+
+    existing = f.account(by=owner, legal_name="Client 1 SAS")
+    SOURCE["customers"] = [{"id": "C1", "name": "Client 1 SAS", "kind": "C"}]
+    # a sure duplicate needs more than the name: give both the same e-mail and phone
+    Connection.objects.filter(pk=connection.pk).update(
+        mapping=MAPPING + 'email = "mail"\nphone = "tel"\n')
+    SOURCE["customers"][0].update(mail="contact@client1.fr", tel="04 72 00 00 01")
+    type(existing).objects.filter(pk=existing.pk).update(email="contact@client1.fr",
+                                                         phone="+33472000001")
+    connection.refresh_from_db()
+    run = sync_run(connection)
+    assert (run.created, run.matched) == (0, 1)
+    assert ExternalRef.objects.get(system="erp", external_id="C1").object_id == existing.pk
+    html = client_for(data_manager).get(f"/sync/runs/{run.pk}/").content.decode()
+    assert "Linked to an existing record" in html
+    assert re.search(r'data-figure="matched">1<', html)

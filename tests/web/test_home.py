@@ -15,6 +15,7 @@ from comptoir.crm.models import Opportunity, Stage
 from comptoir.crm.services import account_update
 from comptoir.feeds import services as feeds
 from comptoir.integration.models import Connection, QuarantinedRecord, SyncRun
+from comptoir.quality.models import DuplicatePair
 from comptoir.service.models import Case
 from comptoir.testing import factories
 
@@ -187,8 +188,10 @@ def test_data_manager_home_shows_quality_and_sync_health(
                            finished_at=now, error_message="The ERP is unreachable.")
     QuarantinedRecord.objects.create(connection=connection, stream="customers",
                                      external_id="C9", reason="Bad SIREN")
+    a, b = list(Account.objects.order_by("id")[:2])
+    DuplicatePair.objects.create(object_type="account", left_id=a.pk, right_id=b.pk, score=70)
     client = client_for(data_manager)
-    with django_assert_max_num_queries(25):
+    with django_assert_max_num_queries(27):
         response = client.get("/")
     html = response.content.decode()
     assert "Data quality" in html
@@ -198,6 +201,8 @@ def test_data_manager_home_shows_quality_and_sync_health(
     assert figure(html, "quality-3") == str(
         Account.objects.exclude(pk__in=Contact.objects.values("account_id")).count())
     assert figure(html, "quarantined") == "1"
+    assert figure(html, "pairs") == str(DuplicatePair.objects.filter(status="open").count())
+    assert figure(html, "promotions") == "0"
     assert "The ERP is unreachable." in html
     assert "1 connection needs attention." in html
     assert 'href="/sync/"' in html

@@ -45,6 +45,7 @@ from comptoir.activities.models import Activity
 from comptoir.crm.models import Account, Contact, Lead, Opportunity
 from comptoir.feeds import services as feeds
 from comptoir.integration.models import QuarantinedRecord
+from comptoir.quality.models import DuplicatePair, PromotionRequest
 from comptoir.service.models import Case
 from comptoir.web.listing import period_range
 from comptoir.web.views.feeds import catch_up, connection_health, notification_rows
@@ -268,6 +269,10 @@ def data_section(refresh: bool = False) -> dict[str, Any]:
             "quarantined": QuarantinedRecord.objects.filter(
                 status=QuarantinedRecord.Status.OPEN).count(),
             "failing": sum(1 for h in health if h["failed"] or h["late"]),
+            "open_pairs": DuplicatePair.objects.filter(
+                status=DuplicatePair.Status.OPEN).count(),
+            "pending_promotions": PromotionRequest.objects.filter(
+                status=PromotionRequest.Status.PENDING).count(),
             "sync_url": reverse("web:sync")}
 
 
