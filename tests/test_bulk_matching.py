@@ -8,7 +8,7 @@ created; ties are refused with the candidates named; profiles refuse records wit
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -16,9 +16,9 @@ from comptoir.core.models import AuditEntry, ExternalRef
 from comptoir.crm.bulk import ACCOUNT_BULK
 from comptoir.crm.models import Account, Contact
 from comptoir.integration.engine import mapping as engine_mapping
-from comptoir.integration.engine.core import Connector, Record, Stream, register
 from comptoir.integration.engine.errors import MappingError
 from comptoir.integration.loader import target_fields
+from comptoir.integration.memory import memory_connector
 from comptoir.integration.models import Connection, QuarantinedRecord, SyncRun
 from comptoir.integration.services import sync_run
 from comptoir.quality import dedupe, profiles
@@ -47,23 +47,7 @@ def _post(api: Any, user: Any, path: str, records: list[dict[str, Any]], query: 
 SOURCE: dict[str, list[dict[str, Any]]] = {}
 
 
-class _ListStream(Stream):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def read(self, cursor: str | None) -> Iterator[Record]:
-        for i, row in enumerate(SOURCE.get(self.name, []), start=1):
-            yield Record(key=str(row["id"]), data=row, cursor=str(i), position=f"row {i}")
-
-
-@register
-class MatchingConnector(Connector):
-    name = "memory-matching-test"
-    label = "In-memory source (matching tests)"
-    parameters: ClassVar[dict[str, Any]] = {}
-
-    def streams(self) -> dict[str, Stream]:
-        return {name: _ListStream(name) for name in ("customers", "people")}
+memory_connector("memory-matching-test", SOURCE, ("customers", "people"))
 
 
 def _mapping(customers: str = "", people: str = "") -> str:
@@ -194,7 +178,7 @@ def test_two_sure_candidates_are_not_guessed_between(existing: Account, personas
     q = QuarantinedRecord.objects.get()
     assert q.external_id == "ERP-4"
     assert q.field == "external_id"
-    assert "Ambiguous match" in q.reason
+    assert q.reason.startswith("external_id: ")  # the ambiguous match, naming both
     assert f"#{existing.pk}" in q.reason
     assert f"#{twin.pk}" in q.reason
     assert not ExternalRef.objects.filter(external_id="ERP-4").exists()

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from django.template import Context, Template
@@ -13,7 +12,7 @@ from django.test import RequestFactory
 from comptoir.crm.services import account_update
 from comptoir.feeds import services as feeds
 from comptoir.feeds.models import Follow, Notification
-from comptoir.integration.engine.core import Connector, Record, Stream, register
+from comptoir.integration.memory import memory_connector
 from comptoir.integration.models import Connection, QuarantinedRecord, SyncRun
 from comptoir.integration.services import sync_run
 
@@ -134,23 +133,7 @@ def test_notifications_empty_state(client_for: Any, owner: Any) -> None:
 SOURCE: dict[str, list[dict[str, Any]]] = {"customers": []}
 
 
-class _Stream(Stream):
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def read(self, cursor: str | None) -> Iterator[Record]:
-        for i, row in enumerate(SOURCE.get(self.name, []), start=1):
-            yield Record(key=str(row["id"]), data=row, cursor=str(i), position=f"row {i}")
-
-
-@register
-class WebMemoryConnector(Connector):
-    name = "memory-web-test"
-    label = "In-memory source for the web tests"
-    parameters: ClassVar[dict[str, Any]] = {}
-
-    def streams(self) -> dict[str, Stream]:
-        return {"customers": _Stream("customers")}
+memory_connector("memory-web-test", SOURCE)
 
 
 MAPPING = """
