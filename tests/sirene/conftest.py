@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 
 from comptoir.core.models import ExternalRef
 from comptoir.crm.models import Account
@@ -15,6 +17,13 @@ from comptoir.testing import factories as f
 
 from . import files as F
 from .files import register_files
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """Messages are checked in English (French is the default language)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
