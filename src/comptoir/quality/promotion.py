@@ -58,7 +58,7 @@ Trigger = PromotionRequest.Trigger
 
 # --- Raising requests from sales documents --------------------------------------------------
 
-def _triggers() -> Q:
+def promotion_triggers() -> Q:
     """Documents that make a prospect a customer: an accepted quote, an order not cancelled."""
     return (Q(kind=SalesDocument.Kind.QUOTE, status=SalesDocument.Status.ACCEPTED)
             | (Q(kind=SalesDocument.Kind.ORDER) & ~Q(status=SalesDocument.Status.CANCELLED)))
@@ -79,7 +79,7 @@ def promotions_for_documents(document_ids: Iterable[int]) -> int:
 
 
 def _raise_for(ids: Sequence[int]) -> int:
-    docs = list(SalesDocument.objects.filter(pk__in=ids).filter(_triggers())
+    docs = list(SalesDocument.objects.filter(pk__in=ids).filter(promotion_triggers())
                 .exclude(account__status=Account.Status.CUSTOMER)
                 .order_by("pk").values_list("pk", "kind", "account_id"))
     if not docs:

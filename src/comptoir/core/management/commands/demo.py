@@ -49,9 +49,22 @@ class Command(BaseCommand):
         for name, count in result.counts.items():
             self.stdout.write(f"  {name.replace('_', ' '):<22}{count:>12,}")
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded in {result.seconds:.1f} s."))
+        self._quality_examples(accounts, options["seed"])
         self._build_search_index(accounts)
         self._analyze()
         self._print_logins(created=result.created_usernames)
+
+    def _quality_examples(self, accounts: int, seed: int) -> None:
+        """Duplicates to review and promotion requests, as a real base would have."""
+        from comptoir.demo.quality import add_quality_examples
+
+        done = add_quality_examples(accounts=accounts, seed=seed)
+        pairs = done["pairs"]
+        found = (", ".join(f"{kind} {n:,}" for kind, n in pairs.items()) if pairs is not None
+                 else "run `comptoir dedupe` to fill the review queue")
+        self.stdout.write(f"  duplicates seeded    {done['duplicates']:>12,}  (pairs to review: "
+                          f"{found})")
+        self.stdout.write(f"  promotion requests   {done['promotions']:>12,}")
 
     def _build_search_index(self, accounts: int) -> None:
         """The generator writes past the services (no outbox events): index it in one pass."""
