@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -51,19 +53,45 @@ class Measured:
     peak_rss_mb: float
 
 
+# Reports the peak RSS of the command it runs, as GNU time does, for a system without it.
+_WRAPPER = ("import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+            "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
+            "open(sys.argv[1], 'w').write(f'Maximum resident set size (kbytes): {kb}'); "
+            "sys.exit(code)")
+_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+
+
+@functools.cache
+def _gnu_time() -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage"
+        try:
+            subprocess.run(["/usr/bin/time", "-v", "-o", str(report), "true"], check=True,
+                           capture_output=True)
+            return bool(_MAX_RSS.search(report.read_text()))
+        except (OSError, subprocess.CalledProcessError):
+            return False
+
+
 def run_measured(args: list[str], env: dict[str, str]) -> Measured:
-    """Run ``args`` to its end; the peak RSS is this child's own (``wait4``), not the largest
-    of every child the benchmark ran so far (``RUSAGE_CHILDREN``)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``args`` to its end: wall time and the peak RSS of that process alone.
+
+    On Linux a child's ``ru_maxrss`` starts from its parent's RSS at the fork (the high-water
+    mark survives ``exec``), and a benchmark may hold a whole generated base: the command is
+    started by a small process instead, ``/usr/bin/time -v`` (else a Python one-liner reading
+    ``RUSAGE_CHILDREN``), whose own fork inherits next to nothing.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage"
+        prefix = (["/usr/bin/time", "-v", "-o", str(report)] if _gnu_time()
+                  else [PY, "-c", _WRAPPER, str(report)])
         start = time.perf_counter()
-        proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run([*prefix, *args], env=env, capture_output=True)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        return Measured(proc.returncode, out.read().decode(errors="replace"),
-                        err.read().decode(errors="replace"), seconds, usage.ru_maxrss / 1024)
+        found = _MAX_RSS.search(report.read_text()) if report.exists() else None
+    return Measured(proc.returncode, proc.stdout.decode(errors="replace"),
+                    proc.stderr.decode(errors="replace"), seconds,
+                    int(found.group(1)) / 1024 if found else 0.0)
 
 
 def free_port() -> int:
