@@ -19,11 +19,14 @@ def test_rep_finds_an_account_with_a_misspelled_search(open_as: Any, world: Any)
     page.keyboard.press("/")  # the shortcut focuses the search box
     box = page.get_by_role("searchbox", name="Search", exact=True)
     expect(box).to_be_focused()
-    box.press_sequentially("Olivai Indus", delay=30)
+    # the answer to the whole query, not an earlier keystroke's (which a late swap would
+    # replace under the arrow keys)
+    with page.expect_response(lambda r: "/search" in r.url and "Indus" in r.url
+                              and r.url.endswith(("Olivai+Indus", "Olivai%20Indus"))):
+        box.press_sequentially("Olivai Indus", delay=30)
     hit = page.locator(f'#search-popup a[href="/accounts/{account.pk}/"]')
     expect(hit).to_be_visible()
     expect(hit).to_contain_text("Olivia Industries")
-    page.wait_for_load_state("networkidle")  # the last keystroke's answer is in
     # arrow keys go from the box through the results to the account
     for _step in range(8):
         page.keyboard.press("ArrowDown")

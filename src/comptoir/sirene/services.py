@@ -18,7 +18,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz, process
 
-from comptoir.core.errors import Conflict, ValidationFailed
+from comptoir.access import policy
+from comptoir.core.errors import Conflict, Forbidden, ValidationFailed
 from comptoir.core.models import ObjectType
 from comptoir.crm.models import Account, HeadcountBand
 from comptoir.crm.services import account_update
@@ -387,8 +388,11 @@ def account_enrich(*, account: Account, user: Any, fields: Iterable[str] | None 
 
     A closed company is never enriched wholesale: with ``fields=None`` it is refused, so a
     person (or a script) has to name what they take from a register that says it has ceased.
-    Returns the changes applied (empty when there was nothing to do).
+    Returns the changes applied (empty when there was nothing to do). Refused to whoever may
+    not change the account, even when SIRENE has nothing to add.
     """
+    if not policy.can(user, "change", account):
+        raise Forbidden(_("You may not change this account."))
     proposal = enrichment_for(account)
     by_field = {c.field: c for c in proposal.changes}
     if fields is None:
