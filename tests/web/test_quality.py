@@ -192,3 +192,49 @@ def test_a_rep_asks_from_the_account_page_to_make_a_prospect_an_erp_customer(cli
     # the data manager gets a link to the request
     dm = client_for(personas.data_manager).get(f"/accounts/{prospect.pk}/").content.decode()
     assert f"/quality/promotions/{request.pk}/" in dm
+
+
+GARBAGE_GETS = [
+    "/quality/?object=zzz&status=%00&page=abc",
+    "/quality/?object=contact&status=merged&page=-3",
+    "/quality/merges/?object=<script>&page=999999",
+    "/quality/promotions/?status=nope&page=x",
+    "/quality/sirene/?q=%00%00&postcode=ab%27c",
+    "/quality/sirene/?q=" + "a" * 5000 + "&postcode=7500000000",
+    "/quality/audit/report.json",
+    "/quality/audit/report.exe",
+]
+
+
+@pytest.mark.parametrize("path", GARBAGE_GETS)
+def test_garbage_queries_never_fail(client_for, personas, path):
+    status = client_for(personas.data_manager).get(path).status_code
+    assert status in (200, 302, 404), (path, status)
+
+
+def test_garbage_posts_never_fail(client_for, personas, pair):
+    client = client_for(personas.data_manager)
+    account = f.account(by=personas.owner, legal_name="Cible SARL")
+    posts = [
+        ("/quality/pairs/merge/", {"pair": ["abc", "-1", "99999999"]}),
+        (f"/quality/pairs/{pair.pk}/", {"survivor": "x", "pick_legal_name": "nope",
+                                        "pick_zz": "1"}),
+        ("/quality/run/", {"object": "nothing"}),
+        ("/quality/promotions/999999/approve/", {}),
+        ("/quality/promotions/999999/merge/", {"customer_id": "abc"}),
+        (f"/accounts/{account.pk}/enrich/", {"field": ["legal_name", "not_a_field"]}),
+        (f"/accounts/{account.pk}/promotion-request/", {"x": "y"}),
+        ("/quality/audit/", {"object": "spaceship", "mapping": "=\n==\nA=b=c"}),
+        ("/quality/audit/", {"object": "account", "file": "not a file"}),
+    ]
+    for path, data in posts:
+        status = client.post(path, data).status_code
+        assert status in (200, 302, 404, 409, 422), (path, status)
+    assert Account.objects.filter(pk=pair.right_id).exists()
+
+
+def test_a_merge_needs_the_record_to_keep(client_for, personas, pair):
+    response = client_for(personas.data_manager).post(f"/quality/pairs/{pair.pk}/", {})
+    assert response.status_code == 422
+    assert "Choose the record to keep." in response.content.decode()
+    assert Account.objects.count() == 2

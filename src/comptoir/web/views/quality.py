@@ -242,7 +242,8 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
         survivor = int(params.get("survivor") or 0)
     except ValueError:
         survivor = 0
-    if survivor not in ids:
+    chosen = survivor in ids
+    if not chosen:
         survivor = merge.suggest_survivor(object_type, ids) if pair.status == "open" \
             else pair.left_id
     loser = ids[1] if survivor == ids[0] else ids[0]
@@ -256,7 +257,9 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error = ""
     if pair.status == DuplicatePair.Status.OPEN and len(records) == 2:
         try:
-            if request.method == "POST":
+            if request.method == "POST" and not chosen:  # merge only what was chosen
+                error = _("Choose the record to keep.")
+            elif request.method == "POST":
                 with transaction.atomic():
                     record = merge.merge_records(
                         object_type=object_type, survivor_id=survivor, loser_ids=[loser],
