@@ -16,6 +16,7 @@ from comptoir.integration.engine.mapping import (
     load_mapping,
     propose_mapping,
 )
+from comptoir.quality.headers import synonyms
 
 from .conftest import TARGETS
 
@@ -524,7 +525,7 @@ def test_auto_mapping_salesforce_account_headers() -> None:
                "BillingState", "BillingPostalCode", "BillingCountry", "ShippingStreet",
                "ShippingCity", "ShippingPostalCode", "ShippingCountry", "Phone", "Fax",
                "AccountNumber", "Website", "Industry", "NumberOfEmployees"]
-    assert auto_mapping(headers, target="account", fields=ACCOUNT_FIELDS) == {
+    assert auto_mapping(headers, spellings=synonyms("account"), fields=ACCOUNT_FIELDS) == {
         "legal_name": "Name", "parent_external_id": "ParentId",
         "billing_street": "BillingStreet", "billing_city": "BillingCity",
         "billing_postcode": "BillingPostalCode", "billing_country": "BillingCountry",
@@ -537,7 +538,7 @@ def test_auto_mapping_salesforce_account_headers() -> None:
 def test_auto_mapping_salesforce_contact_headers_in_capitals() -> None:
     headers = ["ID", "ACCOUNTID", "SALUTATION", "FIRSTNAME", "LASTNAME", "TITLE", "EMAIL",
                "PHONE", "MOBILEPHONE", "HASOPTEDOUTOFEMAIL"]
-    assert auto_mapping(headers, target="contact", fields=CONTACT_FIELDS) == {
+    assert auto_mapping(headers, spellings=synonyms("contact"), fields=CONTACT_FIELDS) == {
         "account_external_id": "ACCOUNTID", "civility": "SALUTATION",
         "first_name": "FIRSTNAME", "last_name": "LASTNAME", "job_title": "TITLE",
         "email": "EMAIL", "phone": "PHONE", "mobile": "MOBILEPHONE",
@@ -548,12 +549,12 @@ def test_auto_mapping_odoo_partner_headers() -> None:
     headers = ["id", "name", "is_company", "parent_id/id", "title", "function", "street",
                "street2", "zip", "city", "country_id", "phone", "mobile", "email", "vat",
                "website"]
-    assert auto_mapping(headers, target="account", fields=ACCOUNT_FIELDS) == {
+    assert auto_mapping(headers, spellings=synonyms("account"), fields=ACCOUNT_FIELDS) == {
         "legal_name": "name", "parent_external_id": "parent_id/id", "billing_street": "street",
         "billing_postcode": "zip", "billing_city": "city", "billing_country": "country_id",
         "phone": "phone", "email": "email", "vat_number": "vat", "website": "website",
     }
-    contact = auto_mapping(headers, target="contact", fields=CONTACT_FIELDS)
+    contact = auto_mapping(headers, spellings=synonyms("contact"), fields=CONTACT_FIELDS)
     assert contact == {"account_external_id": "parent_id/id", "job_title": "function",
                        "phone": "phone", "mobile": "mobile", "email": "email"}
 
@@ -562,7 +563,7 @@ def test_auto_mapping_french_headers() -> None:
     headers = ["Code client", "Raison sociale", "N° SIRET", "N° TVA intracom", "Adresse",
                "Code postal", "Ville", "Pays", "Téléphone", "E-mail", "Site web",
                "Encours autorisé", "Conditions de règlement", "Code NAF"]
-    assert auto_mapping(headers, target="account", fields=ACCOUNT_FIELDS) == {
+    assert auto_mapping(headers, spellings=synonyms("account"), fields=ACCOUNT_FIELDS) == {
         "legal_name": "Raison sociale", "siret": "N° SIRET", "vat_number": "N° TVA intracom",
         "billing_street": "Adresse", "billing_postcode": "Code postal", "billing_city": "Ville",
         "billing_country": "Pays", "phone": "Téléphone", "email": "E-mail",
@@ -570,7 +571,7 @@ def test_auto_mapping_french_headers() -> None:
         "payment_terms": "Conditions de règlement", "naf_code": "Code NAF",
     }
     people = ["Civilité", "Prénom", "Nom", "Fonction", "Courriel", "Portable", "Tél"]
-    assert auto_mapping(people, target="contact", fields=CONTACT_FIELDS) == {
+    assert auto_mapping(people, spellings=synonyms("contact"), fields=CONTACT_FIELDS) == {
         "civility": "Civilité", "first_name": "Prénom", "last_name": "Nom",
         "job_title": "Fonction", "email": "Courriel", "mobile": "Portable", "phone": "Tél",
     }
@@ -578,14 +579,15 @@ def test_auto_mapping_french_headers() -> None:
 
 def test_auto_mapping_prefers_exact_field_names() -> None:
     headers = ["legal_name", "Raison sociale", "Company"]
-    assert auto_mapping(headers, target="account", fields=["legal_name"]) == {
+    assert auto_mapping(headers, spellings=synonyms("account"), fields=["legal_name"]) == {
         "legal_name": "legal_name"}
 
 
 def test_propose_mapping_is_a_valid_mapping(targets: dict[str, set[str]]) -> None:
     headers = ["Code client", "Raison sociale", "Ville", "Colonne \"bizarre\""]
     text = propose_mapping(headers, system="erp", stream="rows", target="account",
-                           fields=ACCOUNT_FIELDS, key="Code client")
+                           fields=ACCOUNT_FIELDS, key="Code client",
+                           spellings=synonyms("account"))
     assert '# Colonne "bizarre"' in text
     mapping = load_mapping(text, targets=targets)
     rows = mapping.streams["rows"]

@@ -81,8 +81,8 @@ from comptoir.access import policy
 from comptoir.core.errors import ValidationFailed
 from comptoir.crm.models import Account, Contact, Lead
 
+from . import headers, profiles
 from . import identifiers as ids
-from . import profiles
 from .dedupe import SOURCES, batch_candidates, match_config
 from .matching import (
     SPECS,
@@ -129,94 +129,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 MODELS = {"account": Account, "contact": Contact, "lead": Lead}
 
-_COMPANY = ("raison sociale", "denomination", "denomination sociale", "societe", "entreprise",
-            "company", "company name", "organisation", "organization", "nom de la societe",
-            "nom entreprise", "nom de l entreprise")
-_EMAIL = ("email", "e mail", "courriel", "mail", "adresse email", "adresse e mail",
-          "adresse mail", "email address", "e mail address")
-_PHONE = ("telephone", "tel", "phone", "phone number", "numero de telephone", "n telephone",
-          "telephone fixe", "standard", "ligne directe")
-_MOBILE = ("mobile", "portable", "tel portable", "telephone portable", "telephone mobile",
-           "gsm", "cell", "cell phone", "mobile phone")
-_STREET = ("adresse", "rue", "street", "address", "adresse 1", "address 1", "address line 1",
-           "voie", "adresse postale", "street address")
-_POSTCODE = ("code postal", "cp", "zip", "zip code", "postcode", "postal code", "post code")
-_CITY = ("ville", "commune", "city", "localite", "town")
-_COUNTRY = ("pays", "country", "code pays", "country code")
-_WEBSITE = ("site web", "site", "site internet", "website", "web", "url", "web site")
-_FIRST = ("prenom", "first name", "firstname", "given name")
-_LAST = ("nom", "nom de famille", "last name", "lastname", "surname", "family name")
-_CIVILITY = ("civilite", "salutation", "civility")
-_JOB = ("fonction", "poste", "titre", "job title", "title", "position")
-_SIREN = ("siren", "n siren", "numero siren", "siren number")
-
-SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "account": {
-        "legal_name": (*_COMPANY, "nom", "account name", "account", "name", "nom du compte",
-                       "compte", "client", "nom client", "customer", "customer name"),
-        "trade_name": ("nom commercial", "enseigne", "trade name", "brand", "dba"),
-        "siren": _SIREN,
-        "siret": ("siret", "n siret", "numero siret", "siret number", "siret siege"),
-        "vat_number": ("tva", "n tva", "numero tva", "n tva intracom", "tva intracom",
-                       "tva intracommunautaire", "numero tva intracommunautaire",
-                       "n tva intracommunautaire", "vat", "vat number", "vat no", "vat id",
-                       "intra community vat"),
-        "naf_code": ("naf", "code naf", "ape", "code ape", "naf code", "ape code",
-                     "code naf ape", "naf ape", "activite principale"),
-        "billing_street": (*_STREET, "adresse de facturation", "billing address"),
-        "billing_postcode": _POSTCODE,
-        "billing_city": _CITY,
-        "billing_country": _COUNTRY,
-        "shipping_street": ("adresse de livraison", "shipping address", "delivery address"),
-        "shipping_postcode": ("code postal de livraison", "cp livraison", "shipping zip"),
-        "shipping_city": ("ville de livraison", "shipping town"),
-        "shipping_country": ("pays de livraison",),
-        "phone": _PHONE,
-        "email": _EMAIL,
-        "website": _WEBSITE,
-        "headcount_band": ("effectif", "tranche d effectif", "tranche effectif", "headcount",
-                           "employees", "number of employees"),
-        "payment_terms": ("conditions de paiement", "delai de paiement", "conditions de reglement",
-                          "payment terms"),
-        "credit_limit": ("encours", "encours autorise", "plafond", "credit limit"),
-        "status": ("statut", "status"),
-        "contacts": ("contact", "nom du contact", "interlocuteur", "contact name",
-                     "contact person", "contact principal", "main contact"),
-    },
-    "contact": {
-        "last_name": _LAST,
-        "first_name": _FIRST,
-        "civility": _CIVILITY,
-        "job_title": _JOB,
-        "email": _EMAIL,
-        "email_secondary": ("email 2", "e mail 2", "autre email", "autre e mail",
-                            "other email", "secondary email", "email secondaire"),
-        "phone": _PHONE,
-        "mobile": _MOBILE,
-        "marketing_consent": ("consentement", "optin", "opt in", "marketing consent"),
-        "account": (*_COMPANY, "account", "account name", "compte", "client"),
-    },
-    "lead": {
-        "company_name": (*_COMPANY, "account name", "account", "compte"),
-        "siren": _SIREN,
-        "last_name": _LAST,
-        "first_name": _FIRST,
-        "civility": _CIVILITY,
-        "job_title": _JOB,
-        "email": _EMAIL,
-        "phone": (*_PHONE, *_MOBILE),
-        "website": _WEBSITE,
-        "street": _STREET,
-        "postcode": _POSTCODE,
-        "city": _CITY,
-        "country": _COUNTRY,
-        "source": ("origine", "source", "lead source", "provenance"),
-        "status": ("statut", "status"),
-        "description": ("description", "commentaire", "commentaires", "notes", "remarques",
-                        "comment", "comments"),
-    },
-}
-
 _HEADER_NOISE = re.compile(r"[^a-z0-9]+")
 
 
@@ -237,19 +149,22 @@ def field_label(object_type: str, name: str) -> str:
 
 @lru_cache(maxsize=8)
 def _synonyms(object_type: str, language: str) -> dict[str, str]:
-    """Normalised header → field: the table above, then each field's own name and its label
-    in every language of the site (so ``billing_postcode`` and "code postal de facturation"
-    are understood too). The table wins: ``nom`` is a contact's last name, an account's
-    legal name."""
+    """Normalised header → field: the spellings of :mod:`headers`, then each field's own name
+    and its label in every language of the site (so ``billing_postcode`` and "code postal de
+    facturation" are understood too). The spellings win: ``nom`` is a contact's last name, an
+    account's legal name."""
     table: dict[str, str] = {}
     for name in FIELDS[object_type]:
         table.setdefault(normalize_header(name), name)
         for code, _label in settings.LANGUAGES:
             with translation.override(code):
                 table.setdefault(normalize_header(field_label(object_type, name)), name)
-    for name, words in SYNONYMS[object_type].items():
-        for word in words:
-            table[normalize_header(word)] = name
+    named: dict[str, str] = {}  # a target's own spellings come first: the first one wins
+    for name, words in headers.synonyms(object_type).items():
+        if name in FIELDS[object_type]:
+            for word in words:
+                named.setdefault(normalize_header(word), name)
+    table.update(named)
     return table
 
 

@@ -1188,98 +1188,16 @@ def load_mapping(text: str, *, targets: Mapping[str, Collection[str]],
 # --------------------------------------------------------------------------------------------
 # Proposing a mapping from a file's headers
 
-# CRM field → header spellings (compared folded: case, accents, spaces, punctuation ignored).
-# Target-specific entries first; a header is used once, by the first field that claims it.
-_SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
-    "account": {
-        "legal_name": ("Raison sociale", "Dénomination", "Denomination sociale", "Société",
-                       "Entreprise", "Company", "Company Name", "Account Name", "Account",
-                       "Name", "Nom", "Nom du client", "Client", "Customer", "Customer Name",
-                       "Organisation", "Organization", "ORG"),
-        "trade_name": ("Nom commercial", "Enseigne", "Trade name", "DBA", "Sigle"),
-        "status": ("Statut", "Status"),
-        "phone": ("Téléphone", "Tél", "Tel", "Phone", "Téléphone standard", "Standard"),
-        "email": ("E-mail", "Email", "Courriel", "Mail", "Adresse e-mail", "Email Address"),
-        "parent_external_id": ("ParentId", "Parent", "Maison mère", "Société mère",
-                               "Parent Account", "Parent Account ID", "parent_id/id"),
-    },
-    "contact": {
-        "account_external_id": ("AccountId", "Account ID", "Code client", "Compte",
-                                "parent_id/id", "Société ID", "Company ID"),
-        "last_name": ("Nom", "Nom de famille", "LastName", "Last Name", "Surname",
-                      "Family Name", "N.family", "lastname"),
-        "phone": ("Téléphone", "Tél", "Tel", "Phone", "Téléphone fixe", "Business Phone",
-                  "Work Phone", "TEL.work", "TEL"),
-        "email": ("E-mail", "Email", "Courriel", "Mail", "Adresse e-mail", "Email Address",
-                  "EMAIL"),
-    },
-    "product": {
-        "code": ("Code", "Référence", "Ref", "Réf", "Code article", "SKU", "Product Code",
-                 "default_code", "ProductCode", "Item Code"),
-        "name": ("Désignation", "Libellé", "Nom", "Name", "Product Name", "Article",
-                 "Description"),
-        "unit": ("Unité", "Unit", "UoM", "uom_id", "Unit of Measure", "QuantityUnitOfMeasure"),
-        "active": ("Actif", "Active", "IsActive", "Statut"),
-        "tax_rate": ("Taux de TVA", "TVA", "Tax Rate", "VAT Rate", "Taux TVA", "taxes_id"),
-    },
-}
-_COMMON_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "siren": ("SIREN", "N° SIREN", "Numéro SIREN"),
-    "siret": ("SIRET", "N° SIRET", "Numéro SIRET", "company_registry"),
-    "vat_number": ("N° TVA", "TVA intracommunautaire", "N° TVA intracom", "Numéro de TVA",
-                   "TVA intra", "VAT", "VAT Number", "VAT ID", "Tax ID", "vat"),
-    "naf_code": ("Code NAF", "NAF", "APE", "Code APE", "NAF/APE", "Code NAF/APE"),
-    "billing_street": ("Adresse", "Adresse de facturation", "Rue", "Address", "Street",
-                       "BillingStreet", "Billing Street", "Adresse 1", "street"),
-    "billing_postcode": ("Code postal", "CP", "Zip", "Zip Code", "Postal Code", "Postcode",
-                         "BillingPostalCode", "Billing Zip/Postal Code", "Billing Postal Code",
-                         "zip"),
-    "billing_city": ("Ville", "Commune", "City", "Town", "BillingCity", "Billing City",
-                     "Localité", "city"),
-    "billing_country": ("Pays", "Country", "BillingCountry", "Billing Country",
-                        "Code pays", "country_id", "Country Code", "BillingCountryCode"),
-    "shipping_street": ("Adresse de livraison", "ShippingStreet", "Shipping Street",
-                        "Delivery Address"),
-    "shipping_postcode": ("Code postal livraison", "CP livraison", "ShippingPostalCode",
-                          "Shipping Zip/Postal Code", "Shipping Postal Code"),
-    "shipping_city": ("Ville de livraison", "Ville livraison", "ShippingCity",
-                      "Shipping City"),
-    "shipping_country": ("Pays de livraison", "Pays livraison", "ShippingCountry",
-                         "Shipping Country"),
-    "website": ("Site web", "Site internet", "Site", "Website", "Web", "URL", "Web Site"),
-    # Counts of employees are not bands: only band columns are proposed.
-    "headcount_band": ("Tranche d'effectif", "Tranche effectif", "Tranche d'effectifs",
-                       "trancheEffectifsUniteLegale", "Headcount band"),
-    "payment_terms": ("Conditions de paiement", "Conditions de règlement", "Délai de paiement",
-                      "Payment Terms", "property_payment_term_id"),
-    "credit_limit": ("Encours autorisé", "Encours", "Plafond", "Limite de crédit",
-                     "Credit Limit", "credit_limit"),
-    # Not "title": Odoo's is a civility, Salesforce's a job title; too ambiguous.
-    "civility": ("Civilité", "Titre de civilité", "Salutation", "Civility", "N.prefix"),
-    "first_name": ("Prénom", "FirstName", "First Name", "Given Name", "Forename",
-                   "N.given", "firstname"),
-    "job_title": ("Fonction", "function", "Poste", "Job Title", "Position", "Titre", "Title",
-                  "Role"),
-    "email_secondary": ("E-mail 2", "Email 2", "Autre e-mail", "Other Email",
-                        "Secondary Email", "EMAIL2"),
-    "mobile": ("Portable", "Mobile", "Téléphone portable", "Tél portable", "Cellulaire",
-               "MobilePhone", "Mobile Phone", "Cell Phone", "GSM", "TEL.cell"),
-    # Not opt-out columns (HasOptedOutOfEmail): their meaning is the reverse.
-    "marketing_consent": ("Consentement", "Opt-in", "Optin", "Consentement marketing",
-                          "Marketing Consent", "Newsletter"),
-    "consent_date": ("Date de consentement", "Date consentement", "Consent Date"),
-    "consent_source": ("Source du consentement", "Origine du consentement", "Consent Source"),
-}
-
-
-def auto_mapping(headers: Sequence[str], *, target: str,
-                 fields: Collection[str]) -> dict[str, str]:
-    """CRM field → header guessed from names and French/English synonyms, to propose a
-    mapping a person then reviews; never used unreviewed."""
+def auto_mapping(headers: Sequence[str], *, fields: Collection[str],
+                 spellings: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
+    """CRM field → header guessed from the fields' names, then from ``spellings`` (field →
+    the headers that name it, e.g. ``comptoir.quality.headers.synonyms(target)``, given by the
+    caller: the engine knows no CRM), to propose a mapping a person then reviews; never used
+    unreviewed."""
     by_fold: dict[str, str] = {}
     for header in headers:
         by_fold.setdefault(_fold(header), header)
-    specific = _SYNONYMS.get(target, {})
+    spellings = spellings or {}
     used: set[str] = set()
     out: dict[str, str] = {}
     # Exact field names first (a file exported from Comptoir), then synonyms in table order.
@@ -1292,7 +1210,7 @@ def auto_mapping(headers: Sequence[str], *, target: str,
     for crm in fields:
         if crm in out:
             continue
-        for name in (*specific.get(crm, ()), *_COMMON_SYNONYMS.get(crm, ())):
+        for name in spellings.get(crm, ()):
             found = by_fold.get(_fold(name))
             if found is not None and found not in used:
                 out[crm] = found
@@ -1310,10 +1228,11 @@ def _toml_key(text: str) -> str:
 
 
 def propose_mapping(headers: Sequence[str], *, system: str, stream: str, target: str,
-                    fields: Collection[str], key: str | None = None) -> str:
+                    fields: Collection[str], key: str | None = None,
+                    spellings: Mapping[str, Sequence[str]] | None = None) -> str:
     """A mapping file's text from :func:`auto_mapping`, with the unmatched headers listed as
     comments, for a person to review and complete."""
-    guessed = auto_mapping(headers, target=target, fields=fields)
+    guessed = auto_mapping(headers, fields=fields, spellings=spellings)
     lines = [f"system = {_toml_str(system)}", "", f"[streams.{_toml_key(stream)}]",
              f"target = {_toml_str(target)}"]
     if key:

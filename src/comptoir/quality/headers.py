@@ -1,0 +1,139 @@
+"""How people and other systems name the CRM's fields in the header of a file.
+
+One table for every place that recognises a file's columns: the pre-import audit maps them
+(``quality.audit``), and a sync mapping is proposed from them (``integration.engine.mapping``).
+French and English spellings, and the names of the systems files come from (Salesforce's
+``BillingPostalCode``, Odoo's ``company_registry``, vCard's ``N.given``…). Callers compare
+headers folded (case, accents, spaces and punctuation ignored) and keep only the fields they
+write; a target's own spellings come before the common ones, so ``Nom`` is an account's legal
+name and a contact's last name.
+
+Left out on purpose: counts of employees for the headcount *band* (a count is not a band),
+``title`` for the civility (Odoo's is one, Salesforce's is a job title), opt-out columns for
+the marketing consent (their meaning is the reverse).
+"""
+
+from __future__ import annotations
+
+_COMPANY = ("Raison sociale", "Dénomination", "Denomination sociale", "Société", "Entreprise",
+            "Company", "Company Name", "Organisation", "Organization", "Nom de la société",
+            "Nom entreprise", "Nom de l'entreprise")
+_EMAIL = ("E-mail", "Email", "Courriel", "Mail", "Adresse e-mail", "Adresse email",
+          "Adresse mail", "Email Address", "E-mail address")
+_PHONE = ("Téléphone", "Tél", "Tel", "Phone", "Phone number", "Numéro de téléphone",
+          "N° téléphone", "Téléphone fixe", "Standard", "Ligne directe")
+_MOBILE = ("Portable", "Mobile", "Téléphone portable", "Tél portable", "Téléphone mobile",
+           "Cellulaire", "MobilePhone", "Mobile Phone", "Cell Phone", "Cell", "GSM",
+           "TEL.cell")
+_STREET = ("Adresse", "Rue", "Address", "Street", "Adresse 1", "Address 1", "Address line 1",
+           "Voie", "Adresse postale", "Street address", "street")
+_POSTCODE = ("Code postal", "CP", "Zip", "Zip Code", "Postal Code", "Postcode", "Post code",
+             "zip")
+_CITY = ("Ville", "Commune", "City", "Town", "Localité", "city")
+_COUNTRY = ("Pays", "Country", "Code pays", "Country Code", "country_id")
+_STATUS = ("Statut", "Status")
+
+COMMON: dict[str, tuple[str, ...]] = {
+    "siren": ("SIREN", "N° SIREN", "Numéro SIREN", "SIREN number"),
+    "siret": ("SIRET", "N° SIRET", "Numéro SIRET", "SIRET number", "SIRET siège",
+              "company_registry"),
+    "vat_number": ("N° TVA", "TVA intracommunautaire", "N° TVA intracom", "TVA intracom",
+                   "Numéro de TVA", "Numéro TVA intracommunautaire",
+                   "N° TVA intracommunautaire", "TVA intra", "VAT", "VAT Number", "VAT No",
+                   "VAT ID", "Intra-community VAT", "Tax ID", "vat"),
+    "naf_code": ("Code NAF", "NAF", "APE", "Code APE", "NAF/APE", "Code NAF/APE", "NAF code",
+                 "APE code", "Activité principale"),
+    "billing_street": (*_STREET, "Adresse de facturation", "Billing address", "BillingStreet",
+                       "Billing Street"),
+    "billing_postcode": (*_POSTCODE, "BillingPostalCode", "Billing Zip/Postal Code",
+                         "Billing Postal Code"),
+    "billing_city": (*_CITY, "BillingCity", "Billing City"),
+    "billing_country": (*_COUNTRY, "BillingCountry", "Billing Country", "BillingCountryCode"),
+    "shipping_street": ("Adresse de livraison", "ShippingStreet", "Shipping Street",
+                        "Shipping address", "Delivery Address"),
+    "shipping_postcode": ("Code postal livraison", "Code postal de livraison", "CP livraison",
+                          "ShippingPostalCode", "Shipping Zip/Postal Code",
+                          "Shipping Postal Code", "Shipping zip"),
+    "shipping_city": ("Ville de livraison", "Ville livraison", "ShippingCity",
+                      "Shipping City", "Shipping town"),
+    "shipping_country": ("Pays de livraison", "Pays livraison", "ShippingCountry",
+                         "Shipping Country"),
+    "website": ("Site web", "Site internet", "Site", "Website", "Web", "URL", "Web Site"),
+    "headcount_band": ("Tranche d'effectif", "Tranche effectif", "Tranche d'effectifs",
+                       "trancheEffectifsUniteLegale", "Headcount band"),
+    "payment_terms": ("Conditions de paiement", "Conditions de règlement", "Délai de paiement",
+                      "Payment Terms", "property_payment_term_id"),
+    "credit_limit": ("Encours autorisé", "Encours", "Plafond", "Limite de crédit",
+                     "Credit Limit", "credit_limit"),
+    "civility": ("Civilité", "Titre de civilité", "Salutation", "Civility", "N.prefix"),
+    "first_name": ("Prénom", "FirstName", "First Name", "Given Name", "Forename", "N.given",
+                   "firstname"),
+    "job_title": ("Fonction", "function", "Poste", "Job Title", "Position", "Titre", "Title",
+                  "Role"),
+    "email_secondary": ("E-mail 2", "Email 2", "Autre e-mail", "Other Email",
+                        "Secondary Email", "Email secondaire", "EMAIL2"),
+    "mobile": _MOBILE,
+    "marketing_consent": ("Consentement", "Opt-in", "Optin", "Consentement marketing",
+                          "Marketing Consent", "Newsletter"),
+    "consent_date": ("Date de consentement", "Date consentement", "Consent Date"),
+    "consent_source": ("Source du consentement", "Origine du consentement", "Consent Source"),
+}
+
+BY_TARGET: dict[str, dict[str, tuple[str, ...]]] = {
+    "account": {
+        "legal_name": (*_COMPANY, "Account Name", "Account", "Name", "Nom", "Nom du client",
+                       "Nom client", "Nom du compte", "Compte", "Client", "Customer",
+                       "Customer Name", "ORG"),
+        "trade_name": ("Nom commercial", "Enseigne", "Trade name", "Brand", "DBA", "Sigle"),
+        "status": _STATUS,
+        "phone": _PHONE,
+        "email": _EMAIL,
+        "parent_external_id": ("ParentId", "Parent", "Maison mère", "Société mère",
+                               "Parent Account", "Parent Account ID", "parent_id/id"),
+        # not a field: a flat export's contact person (the audit counts it as a contact)
+        "contacts": ("Contact", "Nom du contact", "Interlocuteur", "Contact name",
+                     "Contact person", "Contact principal", "Main contact"),
+    },
+    "contact": {
+        "account_external_id": ("AccountId", "Account ID", "Code client", "Compte",
+                                "parent_id/id", "Société ID", "Company ID"),
+        "last_name": ("Nom", "Nom de famille", "LastName", "Last Name", "Surname",
+                      "Family Name", "N.family", "lastname"),
+        "phone": (*_PHONE, "Business Phone", "Work Phone", "TEL.work", "TEL"),
+        "email": (*_EMAIL, "EMAIL"),
+        # not a field: the company's name written out in the file
+        "account": (*_COMPANY, "Account", "Account Name", "Compte", "Client"),
+    },
+    "lead": {
+        "company_name": (*_COMPANY, "Account Name", "Account", "Compte"),
+        "last_name": ("Nom", "Nom de famille", "Last Name", "LastName", "Surname",
+                      "Family Name"),
+        "email": _EMAIL,
+        "phone": (*_PHONE, *_MOBILE),
+        "street": _STREET,
+        "postcode": _POSTCODE,
+        "city": _CITY,
+        "country": _COUNTRY,
+        "source": ("Origine", "Source", "Lead Source", "Provenance"),
+        "status": _STATUS,
+        "description": ("Description", "Commentaire", "Commentaires", "Notes", "Remarques",
+                        "Comment", "Comments"),
+    },
+    "product": {
+        "code": ("Code", "Référence", "Ref", "Réf", "Code article", "SKU", "Product Code",
+                 "default_code", "ProductCode", "Item Code"),
+        "name": ("Désignation", "Libellé", "Nom", "Name", "Product Name", "Article",
+                 "Description"),
+        "unit": ("Unité", "Unit", "UoM", "uom_id", "Unit of Measure", "QuantityUnitOfMeasure"),
+        "active": ("Actif", "Active", "IsActive", "Statut"),
+        "tax_rate": ("Taux de TVA", "TVA", "Tax Rate", "VAT Rate", "Taux TVA", "taxes_id"),
+    },
+}
+
+
+def synonyms(target: str) -> dict[str, tuple[str, ...]]:
+    """Field → the headers that name it for ``target``: its own spellings first, then the
+    common ones (a field of another target's own table is not included)."""
+    own = BY_TARGET.get(target, {})
+    names = list(own) + [n for n in COMMON if n not in own]
+    return {name: (*own.get(name, ()), *COMMON.get(name, ())) for name in names}
