@@ -41,8 +41,8 @@ stable (``"version": 1``); fields may be added, none removed or renamed without 
                     "examples": [{"row", "gaps": [{"requirement", "fields", "message"}]}]}],
       "duplicates_in_file": {"threshold", "sure", "pairs", "rows", "groups",
                              "items": [{"rows": [2, 9], "score", "sure", "keys",
-                                        "labels": ["…", "…"], "reasons": [{"field",
-                                        "verdict", "points", "similarity"?}]}]},   # every pair
+                                        "labels": ["…", "…"], "reasons": [{"field",  # every pair
+                                        "verdict", "points", "similarity"?, "text"}]}]},
       "duplicates_in_base": {"threshold", "sure", "visibility": "all" | "user", "rows",
                              "sure_rows",
                              "items": [{"row", "label", "candidates": [{"id", "name",
@@ -92,6 +92,7 @@ from .matching import (
     find_pairs,
     key_kind,
 )
+from .wording import reason_text
 
 OBJECT_TYPES = ("account", "contact", "lead")
 FORMAT_VERSION = 1
@@ -754,7 +755,7 @@ def _file_pairs(object_type: str, feats: list[Features], freq_names: list[str],
                       "sure": score >= config.sure,
                       "keys": sorted({key_kind(k) for k in shared}),
                       "labels": [labels[i], labels[j]],
-                      "reasons": [r.as_dict() for r in reasons]})
+                      "reasons": [{**r.as_dict(), "text": reason_text(r)} for r in reasons]})
         parent[root(i)] = root(j)
     involved = {i for pair in pairs for i in pair}
     return {"pairs": len(items), "rows": len(involved),
@@ -775,7 +776,8 @@ def _base_matches(object_type: str, rows: list[Mapping[str, Any]], *,
                              limit=BASE_LIMIT, user=user)
     return {position: [{
         "id": c.id, "name": _record_name(object_type, c.record), "score": c.score,
-        "sure": c.sure, "keys": c.keys, "reasons": [r.as_dict() for r in c.reasons],
+        "sure": c.sure, "keys": c.keys,
+        "reasons": [{**r.as_dict(), "text": reason_text(r)} for r in c.reasons],
         "record": {k: v for k, v in c.record.items() if k not in ("id", "owner_id")},
     } for c in candidates] for position, candidates in enumerate(found) if candidates}
 

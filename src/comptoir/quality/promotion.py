@@ -172,7 +172,7 @@ def promotions_due(*, budget_seconds: float = 10.0) -> dict[str, int]:
 
 # --- Asking by hand -------------------------------------------------------------------------
 
-def _is_prospect(account: Account) -> str | None:
+def not_promotable(account: Account) -> str | None:
     """Why ``account`` cannot be promoted (a message), or ``None``."""
     if account.status == Account.Status.CUSTOMER:
         return _("This account is already a customer.")
@@ -189,7 +189,7 @@ def promotion_request(*, account: Account, user: Any) -> tuple[PromotionRequest,
     """
     if not policy.can(user, "view", account):
         raise NotFound(_("Not found, or you cannot see it."))
-    reason = _is_prospect(account)
+    reason = not_promotable(account)
     if reason:
         raise ValidationFailed(reason, fields={"account": [reason]})
     existing = PromotionRequest.objects.filter(account=account, status=Status.PENDING).first()

@@ -33,6 +33,7 @@ from comptoir.core.models import ExternalRef, ObjectType
 from comptoir.crm import services as crm
 from comptoir.crm.models import Account, Contact, Lead, Opportunity
 from comptoir.quality import identifiers
+from comptoir.quality.wording import reason_text
 from comptoir.sales import services as sales_services
 from comptoir.sales.models import Product
 from comptoir.service import services as case_services
@@ -46,17 +47,6 @@ MAX_CANDIDATES = 8
 NAME_POOL = 200  # accounts read per look-up for near names, never more
 WARN_SCORE = 25  # an identical name alone is worth a look before creating a record
 
-FIELD_LABELS = {
-    "siren": _l("SIREN"), "siret": _l("SIRET"), "vat": _l("VAT number"), "email": _l("e-mail"),
-    "phone": _l("phone"), "name": _l("name"), "company": _l("company"),
-    "domain": _l("web domain"), "street": _l("street"), "postcode": _l("postcode"),
-    "city": _l("city"), "place": _l("place"), "account": _l("account"),
-}
-VERDICTS = {
-    "equal": _l("Same %(field)s"), "similar": _l("Similar %(field)s (%(similarity)d%%)"),
-    "rare": _l("Same %(field)s, rare in the base"),
-    "different": _l("Different %(field)s"), "conflict": _l("Conflicting %(field)s"),
-}
 DETERMINISTIC = {"siren", "vat", "email"}  # one of these shared: warn before creating
 
 
@@ -68,18 +58,6 @@ class DuplicateCandidate:
     score: int
     reasons: list[str] = field(default_factory=list)
     strong: bool = False  # sure enough that the first submit shows the warning instead
-
-
-def reason_text(reason: Any) -> str:
-    """One reason of a duplicate score in words (a ``matching.Reason`` or its stored dict)."""
-    if isinstance(reason, dict):
-        name, verdict_code, similarity = (reason.get("field", ""), reason.get("verdict", ""),
-                                          reason.get("similarity"))
-    else:
-        name, verdict_code, similarity = reason.field, reason.verdict, reason.similarity
-    label = FIELD_LABELS.get(name, name)
-    verdict = VERDICTS.get(verdict_code, _l("Same %(field)s"))
-    return str(verdict) % {"field": label, "similarity": round(similarity or 0)}
 
 
 def duplicate_candidates(object_type: str, data: Mapping[str, Any],

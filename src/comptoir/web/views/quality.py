@@ -30,9 +30,8 @@ from comptoir.core.errors import DomainError, NotFound
 from comptoir.core.services import json_value
 from comptoir.quality import dedupe, merge, profiles
 from comptoir.quality.models import DuplicatePair, MatchIndexState, MergeRecord
+from comptoir.quality.wording import reason_rows
 from comptoir.web.objects import detail_url_for
-
-from .forms import reason_text
 
 TABS: tuple[tuple[str, Any], ...] = (
     ("duplicates", _l("Duplicates")),
@@ -113,12 +112,6 @@ def _records(object_type: str, ids: set[int]) -> dict[int, Model]:
     return model._default_manager.select_related(*related).in_bulk(list(ids))
 
 
-def _reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ordered = sorted(reasons, key=lambda r: -float(r.get("points") or 0))
-    return [{"text": reason_text(r), "points": r.get("points"),
-             "negative": float(r.get("points") or 0) < 0} for r in ordered]
-
-
 # --- The review queue -----------------------------------------------------------------------
 
 @login_required
@@ -138,7 +131,7 @@ def duplicates(request: HttpRequest) -> HttpResponse:
     rows = [{"pair": p, "sure": p.score >= config.sure,
              "left": summarize(object_type, records.get(p.left_id), p.left_id),
              "right": summarize(object_type, records.get(p.right_id), p.right_id),
-             "reasons": _reasons(p.reasons)} for p in pairs]
+             "reasons": reason_rows(p.reasons)} for p in pairs]
     return render_quality(request, "web/quality/duplicates.html", {
         "object_type": object_type, "objects": OBJECTS, "status": status,
         "statuses": STATUSES, "rows": rows, "page_obj": page, "config": config,
@@ -291,7 +284,7 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "pair": pair, "object_type": object_type, "survivor": survivor, "loser": loser,
         "left": summarize(object_type, records.get(ids[0]), ids[0]),
         "right": summarize(object_type, records.get(ids[1]), ids[1]),
-        "reasons": _reasons(pair.reasons), "sure": pair.score >= config.sure,
+        "reasons": reason_rows(pair.reasons), "sure": pair.score >= config.sure,
         "plan": plan, "rows": rows, "error": error,
         "related": sorted((plan.related if plan else {}).items()),
     }, tab="duplicates", status=422 if error and request.method == "POST" else 200)
@@ -378,9 +371,11 @@ def record_quality(request: HttpRequest, object_type: str, obj: Model) -> dict[s
             status=DuplicatePair.Status.OPEN).order_by("-score", "id")
             .values_list("id", "score")[:5])
     sure = dedupe.match_config(object_type).sure
+    # an account's contacts counted once for the three profiles
+    contacts = obj.contacts.count() if object_type == "account" else None  # type: ignore[attr-defined]
     rows = []
     for name in profiles.PROFILE_NAMES:
-        messages_ = [g.message for g in profiles.gaps(object_type, obj, name,
+        messages_ = [g.message for g in profiles.gaps(object_type, obj, name, contacts=contacts,
                                                       skip=frozenset({"no_duplicate"}))]
         if (sees_all and any(score >= sure for _id, score in pairs)
                 and "no_duplicate" in profiles.profile_requirements(name, object_type)):

@@ -24,26 +24,13 @@ from comptoir.core.errors import DomainError
 from comptoir.crm.models import Account
 from comptoir.quality import promotion
 from comptoir.quality.models import PromotionRequest
+from comptoir.quality.wording import reason_rows
 from comptoir.web.objects import detail_url
 
 from .quality import render_quality, require_data_manager
 
 PER_PAGE = 20
 TONES = {"pending": "warning", "approved": "success", "rejected": "danger", "merged": "info"}
-VERDICTS = {"equal": "=", "similar": "≈", "different": "≠", "conflict": "≠", "rare": "+"}
-
-
-def _reason_labels() -> dict[str, str]:
-    """The matcher's feature names as people call them (in the active language)."""
-    return {"name": _("name"), "email": _("e-mail"), "phone": _("phone"),
-            "postcode": _("postcode"), "city": _("city"), "street": _("street"),
-            "place": _("address"), "siren": _("SIREN"), "siret": _("SIRET"),
-            "vat": _("VAT number"), "domain": _("website")}
-
-
-def _verdict_labels() -> dict[str, str]:
-    return {"equal": _("same"), "similar": _("similar"), "different": _("different"),
-            "conflict": _("conflicting"), "rare": _("rare")}
 
 
 def _status_filter(raw: str | None) -> str:
@@ -72,13 +59,8 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _duplicate_rows(review: promotion.Review) -> list[dict[str, Any]]:
-    labels, verdicts = _reason_labels(), _verdict_labels()
     return [{"candidate": c, "url": reverse("web:account_detail", args=[c.id]),
-             "reasons": [{"field": labels.get(r.field, r.field),
-                          "verdict": verdicts.get(r.verdict, r.verdict),
-                          "sign": VERDICTS.get(r.verdict, "?"), "points": round(r.points)}
-                         for r in c.reasons]}
-            for c in review.duplicates]
+             "reasons": reason_rows(c.reasons)} for c in review.duplicates]
 
 
 @login_required

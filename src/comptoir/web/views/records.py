@@ -55,6 +55,8 @@ from comptoir.documents.models import Attachment
 from comptoir.documents.services import attachment_create
 from comptoir.integration import ownership
 from comptoir.integration.models import Connection, SyncRun
+from comptoir.quality import promotion
+from comptoir.quality.models import PromotionRequest
 from comptoir.sales.models import PriceListItem, Product, SalesDocument
 from comptoir.service.models import Case
 from comptoir.web.objects import detail_url
@@ -536,10 +538,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **attachments_context(request, "account", account, can_upload=can_change),
     )
     ctx.update(record_quality(request, ObjectType.ACCOUNT, account))
-    if account.status != Account.Status.CUSTOMER and not any(
-            r.deleted_at is None for r in ctx["erp"].refs):
-        from comptoir.quality.models import PromotionRequest
-
+    if promotion.not_promotable(account) is None:  # a prospect the ERP does not know yet
         ctx["promotion"] = PromotionRequest.objects.filter(
             account_id=pk, status=PromotionRequest.Status.PENDING).first()
         ctx["can_ask_promotion"] = True
