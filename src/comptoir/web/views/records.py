@@ -470,6 +470,7 @@ def record_context(request: HttpRequest, obj: Model, object_type: str, *,
         "audit": audit_trail(object_type, type(obj), int(obj.pk)),  # type: ignore[arg-type]
         "sees_all": policy.sees_all(request.user),
         "today": timezone.localdate(),
+        **record_quality(request, object_type, obj),  # accounts, contacts, leads
     }
 
 
@@ -537,7 +538,6 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **timeline_context(request, "account", account),
         **attachments_context(request, "account", account, can_upload=can_change),
     )
-    ctx.update(record_quality(request, ObjectType.ACCOUNT, account))
     if promotion.not_promotable(account) is None:  # a prospect the ERP does not know yet
         ctx["promotion"] = PromotionRequest.objects.filter(
             account_id=pk, status=PromotionRequest.Status.PENDING).first()
@@ -580,7 +580,6 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **timeline_context(request, "contact", contact),
         **attachments_context(request, "contact", contact, can_upload=can_change),
     )
-    ctx.update(record_quality(request, ObjectType.CONTACT, contact))
     return render(request, "web/records/contact.html", ctx)
 
 
@@ -614,7 +613,6 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ctx.update(lead=lead, facts=facts, converted=converted,
                can_change=policy.can(request.user, "change", lead),
                can_convert=lead.status not in (Lead.Status.CONVERTED,))
-    ctx.update(record_quality(request, ObjectType.LEAD, lead))
     return render(request, "web/records/lead.html", ctx)
 
 
