@@ -12,7 +12,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from . import sqlite
 from .env import env_bool, env_int, env_list, env_str
+
+# Before anything imports Django's SQLite backend: the bundled, current SQLite (see sqlite.py).
+SQLITE = sqlite.install()
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("COMPTOIR_DATA_DIR", str(Path.cwd() / "data"))).resolve()
@@ -101,6 +105,8 @@ if _database_url:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not sqlite.is_safe(SQLITE) and not env_bool("COMPTOIR_ALLOW_UNSAFE_SQLITE", False):
+        raise ImproperlyConfigured(sqlite.unsafe_message(SQLITE))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -110,13 +116,17 @@ else:
                 # "database is locked" upgrade deadlock between concurrent writers.
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
+                # No mmap: SQLite advises against it with several writing processes (the web
+                # workers, the worker, imports). The WAL is truncated back to 64 MB after a
+                # checkpoint so a burst of writes does not leave a huge file behind.
                 "init_command": (
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=NORMAL;"
                     "PRAGMA foreign_keys=ON;"
                     "PRAGMA temp_store=MEMORY;"
-                    "PRAGMA mmap_size=268435456;"
-                    "PRAGMA cache_size=-65536;"
+                    "PRAGMA mmap_size=0;"
+                    "PRAGMA journal_size_limit=67108864;"
+                    "PRAGMA cache_size=-32768;"
                 ),
             },
         }
@@ -175,6 +185,9 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.quality.dedupe.refresh_all_indexes",
     "comptoir.quality.promotion.promotions_due",
 ]
+
+# Seconds between two rounds of the periodic jobs in `comptoir worker`.
+COMPTOIR_SCHEDULER_INTERVAL = env_int("COMPTOIR_SCHEDULER_INTERVAL", 20)
 
 TASKS = {
     "default": {

@@ -139,9 +139,9 @@ def sqlite_pragmas(**values: int) -> Iterator[None]:
 
 
 def sqlite_bulk_mode() -> contextlib.AbstractContextManager[None]:
-    """For a long write-mostly job on SQLite: no memory-mapped window, a small page cache.
+    """For a long write-mostly job on SQLite: a small page cache.
 
-    The web settings map up to 256 MB of the database and cache 64 MB of pages to serve reads
-    fast; a bulk job gains nothing from them and they would count in its memory.
+    The web settings cache 32 MB of pages to serve reads fast; a bulk job gains nothing from
+    them and they would count in its memory.
     """
-    return sqlite_pragmas(mmap_size=0, cache_size=-16384)
+    return sqlite_pragmas(cache_size=-16384)

@@ -22,7 +22,6 @@ import datetime as dt
 import itertools
 import math
 import operator
-import os
 import random
 import time
 import unicodedata
@@ -432,14 +431,13 @@ class DemoGenerator:
         return DemoResult(counts, time.monotonic() - started, self.org.created_usernames)
 
     def _sqlite_sync(self) -> None:
-        """Checkpoint the WAL into the database file and flush both to disk."""
+        """Checkpoint the WAL into the database file, synced (``synchronous`` is back on).
+
+        SQLite syncs the files itself: opening the database file here to ``fsync`` it would
+        drop every POSIX lock this process holds on it when the descriptor closes.
+        """
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        name = str(connection.settings_dict["NAME"])
-        for path in (name, f"{name}-wal"):
-            if os.path.exists(path):
-                with open(path, "rb+") as handle:
-                    os.fsync(handle.fileno())
 
     def _finish(self) -> None:
         models_ = [t.model for t in self.tables.values()]

@@ -289,8 +289,11 @@ class DedupeResult:
 
 # The batch reads and prepares records in id ranges, in worker processes when the base is
 # large (features are the costly part: normalising names, addresses, phones…). Workers are
-# forked with the object type to read in this module global and open their own database
-# connection; they send back the prepared features and their hashed keys.
+# *spawned*, never forked: a forked child inherits the parent's SQLite library state (lock
+# counts, shared-memory locks of connections other threads hold open), and a connection it
+# opens then believes it holds locks it does not — SQLite documents this as a corruption risk.
+# Each worker sets Django up, points it at the parent's database and opens its own connection;
+# it sends back the prepared features and their hashed keys.
 _JOB: dict[str, Any] = {}
 PARALLEL_MIN = 100_000  # fewer records: one process is quicker than starting others
 RANGE_SIZE = 25_000
@@ -326,7 +329,14 @@ def _prepare_range(bounds: tuple[int, int]) -> _Prepared:
     return _prepare_range_for(_JOB["object_type"], bounds)
 
 
-def _worker_start() -> None:
+def _worker_start(object_type: str, database: dict[str, Any]) -> None:
+    """In a spawned worker: Django set up on the parent's database (a test database too)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comptoir.config.settings")
+    import django
+
+    django.setup()
+    db.connections["default"].settings_dict.update(database)
+    _JOB["object_type"] = object_type
     gc.disable()
 
 
@@ -352,7 +362,7 @@ def _read_all(object_type: str, stats: PairStats) -> tuple[list[Features], list[
     count, ranges = _ranges(model)
     workers = _workers()
     parallel = (workers > 1 and count >= PARALLEL_MIN and not connection.in_atomic_block
-                and "fork" in multiprocessing.get_all_start_methods())
+                and not (connection.vendor == "sqlite" and connection.is_in_memory_db()))
     feats: list[Features] = []
     names: list[str] = []
     blocks: Blocks = {}
@@ -378,10 +388,10 @@ def _read_all(object_type: str, stats: PairStats) -> tuple[list[Features], list[
         for bounds in ranges:
             absorb(_prepare_range_for(object_type, bounds))
         return feats, names, blocks
-    _JOB["object_type"] = object_type
-    db.connections.close_all()  # each worker opens its own connection; none is shared
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_worker_start) as pool:
+    context = multiprocessing.get_context("spawn")
+    database = dict(connection.settings_dict)
+    with context.Pool(workers, initializer=_worker_start,
+                      initargs=(object_type, database)) as pool:
         for part in pool.imap(_prepare_range, ranges):
             absorb(part)
     return feats, names, blocks
