@@ -116,7 +116,8 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str]) -
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
+        # Generous: a loaded CI machine may take long to start; a healthy one answers in seconds.
+        deadline = time.monotonic() + 300
         status: int | None = None
         while time.monotonic() < deadline and process.poll() is None:
             try:
@@ -146,3 +147,69 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str]) -
     for pid in children:
         assert not Path(f"/proc/{pid}").exists() or \
             "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+SCHEDULED_MAPPING = """
+system = "erp"
+
+[streams.clients]
+stream = "rows"
+target = "account"
+key = "Code"
+[streams.clients.fields]
+legal_name = "Raison sociale"
+billing_city = "Ville"
+"""
+
+
+def _site_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    import sqlite3  # the bundled SQLite, as the site uses (comptoir.config.sqlite)
+
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        return list(conn.execute(sql).fetchall())
+    finally:
+        conn.close()
+
+
+def test_serve_runs_the_scheduled_syncs(tmp_path: Path) -> None:
+    """The worker ``serve`` starts is ``comptoir worker``: a connection scheduled every minute
+    gets its run (it used to start plain ``db_worker``, which never ran the schedules)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["COMPTOIR_DATA_DIR"] = str(tmp_path / "site")
+    env["COMPTOIR_SCHEDULER_INTERVAL"] = "2"
+    subprocess.run([COMPTOIR, "migrate", "-v0"], env=env, check=True, timeout=300)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "clients.csv").write_text("Code;Raison sociale;Ville\nC1;Scheduled SARL;Lyon\n",
+                                       encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(SCHEDULED_MAPPING, encoding="utf-8")
+    subprocess.run([COMPTOIR, "connection", "erp", "--connector", "files", "--mapping",
+                    str(mapping), "--param", f"path={inbox}", "--param", "key_field=Code",
+                    "--schedule", "1"], env=env, check=True, timeout=120)
+    db = tmp_path / "site" / "comptoir.sqlite3"
+    port = _free_port()
+    process = subprocess.Popen([COMPTOIR, "serve", "--port", str(port), "--workers", "1"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    runs: list[tuple[object, ...]] = []
+    try:
+        # Waits on the condition; the bound only stops a broken worker from hanging the suite.
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            runs = _site_rows(db, "SELECT trigger, status FROM integration_syncrun")
+            if any(status == "succeeded" for _t, status in runs):
+                break
+            time.sleep(0.5)
+        alive = process.poll() is None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+    assert alive, output.decode(errors="replace")
+    assert ("schedule", "succeeded") in runs, (runs, output.decode(errors="replace")[-3000:])
+    names = _site_rows(db, "SELECT legal_name FROM crm_account")
+    assert names == [("Scheduled SARL",)]

@@ -1,9 +1,11 @@
 """``comptoir serve``: the production-style way to run Comptoir on one machine.
 
 Collects static files, then runs two child processes and supervises them: gunicorn (threaded
-workers) serving ``comptoir.config.wsgi`` and the background-task worker (``db_worker``). Ctrl-C
-or SIGTERM stops both gracefully; if either dies, the other is stopped too and the command exits
-non-zero, so a supervisor (systemd, a container runtime) sees the failure and restarts the pair.
+workers) serving ``comptoir.config.wsgi`` and ``comptoir worker`` (the task queue and the
+periodic jobs: scheduled syncs, outbound ERP calls, notifications, backups). Ctrl-C
+or SIGTERM stops both gracefully. A worker that dies is restarted (its tasks are in the
+database); if the web server dies, or the worker keeps dying, the other is stopped too and the
+command exits non-zero, so a supervisor (systemd, a container runtime) sees the failure.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ class Command(BaseCommand):
                     "--access-logfile", "-"],
         }
         if not options["no_worker"]:
-            commands["worker"] = [sys.executable, "-m", "django", "db_worker", "--no-reload",
+            commands["worker"] = [sys.executable, "-m", "comptoir", "worker",
                                   "--verbosity", str(options["verbosity"])]
         self._run(commands, env, bind)
 
@@ -98,11 +100,20 @@ class Command(BaseCommand):
             pids = ", ".join(f"{name} pid {p.pid}" for name, p in children.items())
             self.stdout.write(f"Comptoir on http://{bind}/ (admin /admin/, API docs "
                               f"/api/v1/docs) — {pids}. Ctrl-C to stop.")
+            restarts: list[float] = []
             while not stopping and failed is None:
                 for name, process in children.items():
-                    if process.poll() is not None:
-                        failed = name
+                    if process.poll() is None:
+                        continue
+                    if name == "worker" and self._may_restart(restarts):
+                        self.stderr.write(f"The worker exited (status {process.returncode}): "
+                                          "restarting it.")
+                        children[name] = subprocess.Popen(commands[name], env=env,
+                                                          process_group=0,
+                                                          preexec_fn=_die_with_parent())
                         break
+                    failed = name
+                    break
                 else:
                     time.sleep(0.5)
         finally:
@@ -113,6 +124,18 @@ class Command(BaseCommand):
             code = children[failed].returncode
             raise CommandError(f"The {failed} process exited (status {code}); stopped the rest.")
         self.stdout.write("Comptoir stopped.")
+
+    @staticmethod
+    def _may_restart(restarts: list[float]) -> bool:
+        """A worker that died is restarted, unless it keeps dying (5 times in 5 minutes): then
+        ``serve`` stops with an error, for a supervisor or a person to see."""
+        now = time.monotonic()
+        restarts[:] = [t for t in restarts if now - t < 300]
+        if len(restarts) >= 5:
+            return False
+        restarts.append(now)
+        time.sleep(1.0)
+        return True
 
     def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
         for process in children.values():

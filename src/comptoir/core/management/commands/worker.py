@@ -71,7 +71,9 @@ def _schedule_loop(stop: threading.Event) -> None:
     from django.utils.module_loading import import_string
 
     jobs = [import_string(path) for path in settings.COMPTOIR_PERIODIC_JOBS]
-    while not stop.wait(SCHEDULER_INTERVAL):
+    interval = float(getattr(settings, "COMPTOIR_SCHEDULER_INTERVAL", SCHEDULER_INTERVAL))
+    # A first round at start: a run that fell due while the worker was down waits no longer.
+    while not stop.is_set():
         for job in jobs:
             try:
                 done = job()
@@ -81,3 +83,4 @@ def _schedule_loop(stop: threading.Event) -> None:
                 log.exception("periodic job %s failed; retrying", job.__name__)
             finally:
                 close_old_connections()
+        stop.wait(interval)
