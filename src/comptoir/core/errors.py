@@ -52,3 +52,24 @@ class DuplicateFound(Conflict):
 class TooLarge(DomainError):
     status = 413
     code = "too_large"
+
+
+class StaleRecord(DomainError):
+    """The record changed since the writer read it (a stale ``If-Match`` version, or a form
+    whose fields someone else changed meanwhile); ``details`` holds the current version and,
+    per field, the writer's value and the stored one."""
+
+    status = 412
+    code = "precondition_failed"
+
+    def __init__(self, message: str, *, version: int,
+                 conflicts: Mapping[str, Sequence[object]] | None = None,
+                 changed_by: str | None = None, changed_at: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
+        self.conflicts = {k: list(v) for k, v in (conflicts or {}).items()}
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+        self.details = {"version": version, "changed_by": changed_by, "changed_at": changed_at,
+                        "conflicts": {k: {"yours": v[0], "current": v[1]}
+                                      for k, v in self.conflicts.items()}}

@@ -16,9 +16,14 @@ class TimeStampedModel(models.Model):
 
 
 class CustomFieldsModel(TimeStampedModel):
-    """Records whose admins may add typed fields (R14). Values live in one JSON column."""
+    """Records whose admins may add typed fields (R14). Values live in one JSON column.
+
+    ``version`` counts the record's writes: the API's ETag and the forms' "changed since you
+    opened it" compare it (a database default, so set-based inserts need not name it).
+    """
 
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    version = models.PositiveIntegerField(_("version"), default=1, db_default=1, editable=False)
 
     class Meta:
         abstract = True

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
-from .errors import Conflict, ValidationFailed
+from .errors import Conflict, NotFound, StaleRecord, ValidationFailed
 from .models import AuditEntry, CustomField, ExternalRef, OutboxEvent
 
 M = TypeVar("M", bound=models.Model)
@@ -44,7 +44,7 @@ def json_value(value: Any) -> Any:
 
 def tracked_fields(model: type[models.Model]) -> list[str]:
     """Concrete editable fields, by attname (``owner_id``), as audited."""
-    skip = {"created_at", "updated_at", "id"}
+    skip = {"created_at", "updated_at", "id", "version"}
     return [
         f.attname
         for f in model._meta.concrete_fields
@@ -240,23 +240,107 @@ def update_record(
 ) -> M:
     """Apply ``data``, validate, save, audit only what changed; no change writes nothing.
 
-    ``before`` is the snapshot taken before the caller changed the instance itself.
+    ``before`` is the snapshot taken before the caller changed the instance itself. The caller's
+    copy may be stale (read before the transaction, or when a form was opened): only the fields
+    the caller changed are written, onto the row read again under the write lock, and custom
+    values key by key — so two people editing different fields never undo each other.
+
+    Optimistic checks, set on the instance by the caller: ``_expected_version`` (the API's
+    ``If-Match``) refuses any write when the record changed since; ``_base_values`` (a form's
+    values when it was opened) refuses only when a field the user changed was changed by
+    someone else meanwhile. Both raise :class:`StaleRecord` (412).
     """
     before = snapshot(instance) if before is None else before
+    base = getattr(instance, "_base_values", None)
+    expected = getattr(instance, "_expected_version", None)
     apply_fields(instance, data)
-    if custom is not None and hasattr(instance, "custom"):
-        instance.custom = clean_custom_fields(object_type, custom, current=instance.custom,
-                                              creating=False)
     full_clean(instance)
-    changes = diff(before, snapshot(instance))
-    if not changes:
-        return instance
-    for guard in _WRITE_GUARDS:
-        guard(object_type, instance, changes, user, source)
-    save(instance)
-    record_change(object_type=object_type, instance=instance, action="update", user=user,
-                  changes=changes, source=source)
+    # a form says what the user changed since opening it, not since this request read the row
+    intended = diff(before if base is None else base, snapshot(instance))
+    current = _locked(instance)
+    _check_fresh(current, object_type, expected, base, intended)
+    was = snapshot(current)
+    for name in intended:
+        setattr(current, name, getattr(instance, name))
+    if custom is not None and hasattr(current, "custom"):
+        current.custom = clean_custom_fields(object_type, custom, current=current.custom,
+                                             creating=False)
+    full_clean(current)
+    changes = diff(was, snapshot(current))
+    if changes:
+        for guard in _WRITE_GUARDS:
+            guard(object_type, current, changes, user, source)
+        _save_fields(current, changes)
+        record_change(object_type=object_type, instance=current, action="update", user=user,
+                      changes=changes, source=source)
+    for f in instance._meta.concrete_fields:  # the caller's copy now shows the stored record
+        setattr(instance, f.attname, getattr(current, f.attname))
     return instance
+
+
+def _locked(instance: M) -> M:
+    """The row as stored, locked until the transaction ends (``SELECT … FOR UPDATE`` on
+    PostgreSQL; SQLite's immediate transactions hold the write lock from their start)."""
+    manager = instance._meta.model._default_manager
+    try:
+        return manager.select_for_update().get(pk=instance.pk)  # type: ignore[no-any-return]
+    except ObjectDoesNotExist as exc:
+        raise NotFound(_("This record no longer exists: someone deleted it.")) from exc
+
+
+def _check_fresh(current: models.Model, object_type: str, expected: int | None,
+                 base: Mapping[str, Any] | None, intended: Mapping[str, list[Any]]) -> None:
+    version = getattr(current, "version", None)
+    stored = snapshot(current)
+    if expected is not None and version is not None and int(expected) != version:
+        conflicts = {k: [v[1], stored.get(k)] for k, v in intended.items()}
+        who, when = _last_writer(current, object_type)
+        raise StaleRecord(_("This record was changed by %(who)s since you read it "
+                            "(version %(v)s, you sent %(e)s): read it again and retry.")
+                          % {"who": who or _("someone else"), "v": version, "e": expected},
+                          version=version, conflicts=conflicts, changed_by=who, changed_at=when)
+    if base is not None:
+        conflicts = {k: [v[1], stored.get(k)] for k, v in intended.items()
+                     if stored.get(k) != base.get(k) and stored.get(k) != v[1]}
+        if conflicts:
+            who, when = _last_writer(current, object_type)
+            raise StaleRecord(_("%(who)s changed this record since you opened it.")
+                              % {"who": who or _("Someone else")},
+                              version=version or 0, conflicts=conflicts, changed_by=who,
+                              changed_at=when)
+
+
+def _last_writer(instance: models.Model, object_type: str) -> tuple[str | None, str | None]:
+    """Who made the record's last change and when (from the audit trail)."""
+    from django.contrib.auth import get_user_model
+
+    entry = (AuditEntry.objects.filter(object_id=instance.pk, object_type=object_type)
+             .order_by("-at", "-id").values("user_id", "at", "source").first())
+    found: tuple[str | None, str | None] = (None, None)
+    if entry is not None:
+        name = None
+        if entry["user_id"]:
+            user = get_user_model().objects.filter(pk=entry["user_id"]).first()
+            name = (user.get_full_name() or user.get_username()) if user else None
+        found = (name or str(entry["source"]), entry["at"].isoformat())
+    return found
+
+
+def _save_fields(instance: models.Model, changes: Mapping[str, Any]) -> None:
+    """Write only the changed columns (and the version and update time): a full-row save
+    would put back values read before someone else's write."""
+    names = {instance._meta.get_field(k).name for k in changes if "." not in k}
+    fields = {f.name for f in instance._meta.concrete_fields}
+    if "version" in fields:
+        instance.version = (instance.version or 0) + 1  # type: ignore[attr-defined]
+        names.add("version")
+    if "updated_at" in fields:
+        names.add("updated_at")
+    try:
+        with transaction.atomic():
+            instance.save(update_fields=sorted(names))
+    except IntegrityError as exc:
+        raise Conflict(_("This record conflicts with an existing one: %(e)s") % {"e": exc}) from exc
 
 
 def delete_record(instance: models.Model, *, object_type: str, user: Any,

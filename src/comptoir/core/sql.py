@@ -106,12 +106,19 @@ def update_many(model: type[models.Model], columns: Sequence[str],
         return
     table = connection.ops.quote_name(model._meta.db_table)
     sets = ", ".join(f"{connection.ops.quote_name(c)} = %s" for c in columns)
+    if _versioned(model) and "version" not in columns:  # a stale If-Match must see the change
+        sets += f", {connection.ops.quote_name('version')} = " \
+                f"{connection.ops.quote_name('version')} + 1"
     pk = connection.ops.quote_name(model._meta.pk.column)
     conv = [*converters(model, columns), _identity]
     sql = f"UPDATE {table} SET {sets} WHERE {pk} = %s"
     data = [[c(v) for c, v in zip(conv, row, strict=True)] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, data)
+
+
+def _versioned(model: type[models.Model]) -> bool:
+    return any(f.name == "version" for f in model._meta.concrete_fields)
 
 
 @contextlib.contextmanager
