@@ -627,3 +627,57 @@ def test_lead_conversion_to_another_account(client_for: Any, world: Any) -> None
     assert response.status_code == 302
     lead.refresh_from_db()
     assert lead.converted_account == mine.private_account
+
+
+def _opened(client: Any, url: str) -> dict[str, Any]:
+    """The edit form's fields as the browser would send them back, token included."""
+    response = client.get(url)
+    form = response.context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("" if v is None else v) for k, v in data.items() if not isinstance(v, bool)}
+    data["parent"] = ""
+    data["_base"] = response.context["base_token"]
+    assert data["_base"]
+    return data
+
+
+def test_edit_does_not_undo_a_change_made_since_the_form_opened(client_for: Any,
+                                                                 world: Any) -> None:
+    account = world.mine.account
+    client = client_for(world.personas.owner)
+    url = reverse("web:account_edit", args=[account.pk])
+    data = _opened(client, url)
+    from comptoir.crm.services import account_update
+
+    account_update(account=Account.objects.get(pk=account.pk), user=world.personas.manager,
+                   data={"billing_city": "Roubaix"})  # someone else, meanwhile
+    data["trade_name"] = "Olivia"
+    response = client.post(url, data)
+    assert response.status_code == 302, _errors(response)
+    stored = Account.objects.get(pk=account.pk)
+    assert stored.trade_name == "Olivia"
+    assert stored.billing_city == "Roubaix"
+
+
+def test_edit_of_a_field_changed_meanwhile_shows_both_values(client_for: Any,
+                                                             world: Any) -> None:
+    account = world.mine.account
+    client = client_for(world.personas.owner)
+    url = reverse("web:account_edit", args=[account.pk])
+    data = _opened(client, url)
+    from comptoir.crm.services import account_update
+
+    account_update(account=Account.objects.get(pk=account.pk), user=world.personas.manager,
+                   data={"billing_city": "Roubaix"})
+    data["billing_city"] = "Tourcoing"
+    response = client.post(url, data)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "Roubaix" in html and "Tourcoing" in html
+    assert world.personas.manager.get_full_name() in html
+    assert Account.objects.get(pk=account.pk).billing_city == "Roubaix"
+    # Having seen both, the user saves again: theirs is kept.
+    data["_base"] = response.context["base_token"]
+    response = client.post(url, data)
+    assert response.status_code == 302, _errors(response)
+    assert Account.objects.get(pk=account.pk).billing_city == "Tourcoing"

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model
@@ -28,8 +29,9 @@ from django.utils.translation import gettext_lazy as _l
 from comptoir.access import policy
 from comptoir.activities import services as activity_services
 from comptoir.activities.models import Activity
-from comptoir.core.errors import DomainError
+from comptoir.core.errors import DomainError, StaleRecord
 from comptoir.core.models import ExternalRef, ObjectType
+from comptoir.core.services import snapshot
 from comptoir.crm import services as crm
 from comptoir.crm.models import Account, Contact, Lead, Opportunity
 from comptoir.quality import identifiers
@@ -242,9 +244,65 @@ def _record(kind: Kind, request: HttpRequest, pk: int) -> Any:
     return obj
 
 
+# --- "Changed by someone since you opened it" ----------------------------------------------
+# An edit form carries the record as it was when the form was opened (signed, so it cannot be
+# forged): the service then writes only what the user changed since, and refuses, with both
+# values, a field someone else changed meanwhile.
+
+_BASE_SALT = "comptoir.web.form-base"
+
+
+def _base_token(obj: Any) -> str:
+    return signing.dumps({"pk": obj.pk, "values": snapshot(obj)}, salt=_BASE_SALT,
+                         compress=True)
+
+
+def _posted_base(request: HttpRequest, obj: Any) -> dict[str, Any] | None:
+    if obj is None or request.method != "POST":
+        return None
+    try:
+        data = signing.loads(request.POST.get("_base", ""), salt=_BASE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("pk") != obj.pk:
+        return None
+    values = data.get("values")
+    return values if isinstance(values, dict) else None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a in (None, "") and b in (None, ""):
+        return True
+    return str(a) == str(b)
+
+
+def _custom_changed(custom: dict[str, Any] | None, base: Mapping[str, Any] | None
+                    ) -> dict[str, Any] | None:
+    """The custom values the user changed since the form was opened (the form sends those
+    that differ from the record as it is now, which includes values others changed since)."""
+    if custom is None or base is None:
+        return custom
+    opened = base.get("custom") or {}
+    kept = {k: v for k, v in custom.items() if not _same(v, opened.get(k))}
+    return kept or None
+
+
+def _apply_stale(form: RecordForm, exc: StaleRecord) -> None:
+    form.add_error(None, exc.message)
+    for key, (yours, current) in exc.conflicts.items():
+        name = form.form_field_for(key)
+        text = _("Now “%(current)s” (changed meanwhile); yours: “%(yours)s”. Save again to "
+                 "keep yours.") % {"current": "" if current is None else current,
+                                   "yours": "" if yours is None else yours}
+        if name is not None:
+            form.add_error(name, text)
+        else:
+            form.add_error(None, f"{key}: {text}")
+
+
 def _render_form(request: HttpRequest, kind: Kind, form: RecordForm, *, obj: Any = None,
                  candidates: list[DuplicateCandidate] | None = None,
-                 status: int = 200) -> HttpResponse:
+                 status: int = 200, base_token: str | None = None) -> HttpResponse:
     if obj is None:
         title = str(kind.new_title)
         cancel = reverse(f"web:{kind.key}_list")
@@ -261,7 +319,12 @@ def _render_form(request: HttpRequest, kind: Kind, form: RecordForm, *, obj: Any
                        if obj is None and kind.key in DEDUPED else ""),
         "candidates": candidate_rows(candidates or []),
         "blocking": any(c.strong for c in candidates or []),
+        "base_token": "",
     }
+    if obj is not None:  # an edit keeps the state it was opened with across re-displays
+        context["base_token"] = base_token or (
+            request.POST.get("_base", "") if _posted_base(request, obj) is not None
+            else _base_token(obj))
     return render(request, "web/forms/form.html", context, status=status)
 
 
@@ -291,8 +354,17 @@ def _save(request: HttpRequest, kind: Kind, form: RecordForm, obj: Any) -> HttpR
         if obj is None:
             saved = kind.create(user=request.user, data=data, custom=custom)
         else:
+            base = _posted_base(request, obj)
+            if base is not None:
+                obj._base_values = base
             saved = kind.update(**{kind.instance_arg: obj}, user=request.user, data=data,
-                                custom=custom)
+                                custom=_custom_changed(custom, base))
+    except StaleRecord as exc:
+        _apply_stale(form, exc)
+        # the user has now seen the other change: saving again keeps their values
+        fresh = kind.model._default_manager.get(pk=obj.pk)
+        return _render_form(request, kind, form, obj=obj, status=409,
+                            base_token=_base_token(fresh))
     except DomainError as exc:
         form.apply_domain_error(exc)
         return _render_form(request, kind, form, obj=obj)
