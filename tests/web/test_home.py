@@ -247,3 +247,13 @@ def test_home_catches_up_notifications_without_the_worker(
     html = client_for(teammate).get("/").content.decode()
     assert 'data-unread>1<' in html
     assert "Olivia Owner changed billing city." in html
+
+
+def test_admin_home_reports_the_installation_health(client_for: Any, admin: Any,
+                                                    data_manager: Any) -> None:
+    html = client_for(admin).get("/").content.decode()
+    assert "Installation health" in html
+    assert 'data-check-level="error"' not in html
+    assert "Free disk space" in html
+    # the installation's details are for administrators only
+    assert "Installation health" not in client_for(data_manager).get("/").content.decode()

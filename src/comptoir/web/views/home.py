@@ -313,9 +313,17 @@ PROFILE_SECTIONS: dict[str, tuple[str, ...]] = {
     Role.MANAGER: ("pipeline", "today", "feed", "notifications"),
     Role.SERVICE: ("cases", "today", "feed", "notifications"),
     Role.DATA_MANAGER: ("data", "notifications", "feed"),
-    Role.ADMIN: ("data", "notifications", "feed"),
+    Role.ADMIN: ("health", "data", "notifications", "feed"),
     Role.MARKETING: ("leads", "today", "feed", "notifications"),
 }
+
+
+def health_section() -> dict[str, Any]:
+    """The installation's health for administrators (what ``comptoir doctor`` says)."""
+    from comptoir.core.health import run_checks
+
+    checks = run_checks()
+    return {"checks": checks, "problems": [c for c in checks if c.level != "ok"]}
 
 
 def profile_of(user: Any) -> str:
@@ -339,6 +347,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "leads": lambda: leads_section(user, today),
         "feed": lambda: feed_section(user),
         "notifications": lambda: notifications_section(user),
+        "health": health_section,
     }
     sections = {name: builders[name]() for name in wanted}
     return render(request, "web/home/home.html", {
