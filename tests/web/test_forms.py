@@ -673,7 +673,8 @@ def test_edit_of_a_field_changed_meanwhile_shows_both_values(client_for: Any,
     response = client.post(url, data)
     assert response.status_code == 409
     html = response.content.decode()
-    assert "Roubaix" in html and "Tourcoing" in html
+    assert "Roubaix" in html
+    assert "Tourcoing" in html
     assert world.personas.manager.get_full_name() in html
     assert Account.objects.get(pk=account.pk).billing_city == "Roubaix"
     # Having seen both, the user saves again: theirs is kept.
