@@ -136,3 +136,27 @@ class ApiToken(models.Model):
     def is_valid(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins counted per user name and per client address (see ``throttle``).
+
+    One row per key, in the database so every web process sees the same counts. The user name
+    is stored hashed: people sometimes type their password into the user name field.
+    """
+
+    scope = models.CharField(max_length=4)  # "user" or "ip"
+    key = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("failed sign-ins")
+        verbose_name_plural = _("failed sign-ins")
+        constraints = [models.UniqueConstraint(fields=["scope", "key"],
+                                               name="access_login_throttle_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key[:12]} ({self.failures})"

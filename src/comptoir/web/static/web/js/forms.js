@@ -25,6 +25,16 @@
     });
   });
 
+  // A picker that depends on another field (a contact of the chosen account) offers its choices
+  // as soon as it is focused empty. Its htmx trigger listens for "picker-open": an htmx trigger
+  // filter (focus[!this.value]) would need eval, which the Content-Security-Policy forbids.
+  document.addEventListener("focusin", function (e) {
+    const el = e.target;
+    if (el.matches && el.matches("[data-picker-text][data-picker-depends]") && !el.value) {
+      el.dispatchEvent(new CustomEvent("picker-open"));
+    }
+  });
+
   // Typing a new text forgets the chosen record; the server resolves the text if needed.
   document.addEventListener("input", function (e) {
     if (!e.target.matches("[data-picker-text]")) return;
