@@ -421,6 +421,8 @@ def test_cases_and_documents_refuse_an_owner_out_of_reach(world: Any) -> None:
     with pytest.raises(ValidationFailed):
         salesdocument_update(document=world.mine.sales_document, user=p.owner,
                              data={"owner_id": p.outsider.pk})
-    # resending the current owner is no change of owner
+    # resending the current owner is no change of owner (the refused updates above changed
+    # the instance in memory only: the owner is the database's)
+    case.refresh_from_db()
     assert case_update(case=case, user=p.service, data={"owner_id": case.owner_id,
                                                         "status": "open"}).status == "open"

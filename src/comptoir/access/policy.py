@@ -18,6 +18,19 @@ Rules (documented for users in ``docs/access.md``):
 * ``change`` follows ``view`` within the scope; ``delete`` needs ownership in the scope (the
   owner or one of their managers): seeing a territory's accounts does not let a teammate delete
   them.
+* ``transfer`` (changing the owner of an existing record) needs the same right as ``delete``:
+  the owner, their managers, data managers and admins (as in Salesforce: the owner, the roles
+  above them and administrators). A record without owner attached to an account is the account
+  owner's side's to give; an account or lead without owner is given one by a data manager or an
+  admin. Taking a record one may merely edit would otherwise grant its deletion. The new owner
+  must be one the user may *assign*: themselves or someone in their scope (anyone for data
+  managers and admins). Services ask :func:`require_assignable` with the record; the check
+  reads the current owner from the database, locked, never from the instance in hand.
+* **Territory** (``territory_id``) is set by data managers and admins only, on creation as on
+  change (:func:`require_territory_right`); everyone else gets the assignment rules.
+* **Links set by id** (a parent account, the account of a contact…) must reach a record the
+  user sees; a hidden one is refused with the very message of a missing one
+  (:func:`require_link`), so no answer tells whether an id exists.
 """
 
 from __future__ import annotations
@@ -26,11 +39,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 
 from .models import Role, Territory, User
 
-Action = Literal["view", "change", "delete"]
+Action = Literal["view", "change", "delete", "transfer"]
 
 ALL_SEEING_ROLES = frozenset({Role.ADMIN, Role.DATA_MANAGER})
 
@@ -138,7 +152,7 @@ def visibility_q(model: type[Model], user: Any, action: Action = "view") -> Q | 
         return None
     if action == "change" and scope.role in rule.role_change_all:
         return None
-    if action == "delete":
+    if action in ("delete", "transfer"):
         account_owner = (Q(**{f"{_prefix(rule.account_path, 'owner_id')}__in": scope.user_ids})
                          if rule.account_path is not None else None)
         if rule.owner_path is not None:
@@ -190,8 +204,15 @@ def restrict(queryset: QuerySet[Any], user: Any, action: Action = "view") -> Que
     return queryset if q is None else queryset.filter(q)
 
 
-def can(user: Any, action: Action, obj: Model) -> bool:
-    return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
+def can(user: Any, action: Action, obj: Model, *, lock: bool = False) -> bool:
+    """Whether ``user`` may ``action`` ``obj``, decided on its row in the database (never on
+    the instance in hand, which may be stale or already changed in memory). ``lock`` takes a
+    row lock (inside a transaction) so the answer holds until the transaction ends: a
+    concurrent transfer of ownership waits instead of slipping between check and write."""
+    qs = restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action)
+    if lock and transaction.get_connection().in_atomic_block:
+        return bool(list(qs.select_for_update(of=("self",)).only("pk")[:1]))
+    return qs.exists()
 
 
 def assignable_owner_ids(user: Any) -> frozenset[int] | None:
@@ -200,22 +221,81 @@ def assignable_owner_ids(user: Any) -> frozenset[int] | None:
     return None if scope.sees_all else scope.user_ids
 
 
-def require_assignable(user: Any, owner_id: int | None) -> None:
+def _owner_attname(model: type[Model]) -> str | None:
+    path = rule_for(model).owner_path
+    return f"{path}_id" if path and "__" not in path else None
+
+
+def may_transfer(user: Any, record: Model) -> bool:
+    """Whether ``user`` may change the owner of ``record`` (an existing record): the delete
+    right, read from the database."""
+    return record.pk is not None and can(user, "transfer", record, lock=True)
+
+
+def require_assignable(user: Any, owner_id: int | None, *, record: Model | None = None
+                       ) -> None:
     """Refuse an owner ``user`` may not give records to (a field error on ``owner``).
 
     Every service that writes an owner calls it: a form offering only allowed owners is a
-    courtesy, this is the rule.
+    courtesy, this is the rule. With ``record`` (an update), a new owner also needs the right
+    to transfer the record (:func:`may_transfer`): refused with 403 and a field error on
+    ``owner`` otherwise. The current owner is read from the database, not from ``record``,
+    which the caller may already have changed.
     """
     from django.utils.translation import gettext as _
 
-    from comptoir.core.errors import ValidationFailed
+    from comptoir.core.errors import Forbidden, ValidationFailed
 
+    if record is not None and record.pk is not None:
+        attname = _owner_attname(type(record))
+        row = type(record)._default_manager.filter(pk=record.pk)
+        if transaction.get_connection().in_atomic_block:
+            row = row.select_for_update()  # the owner stays what it is until the write
+        current = row.values_list(attname, flat=True).first() if attname else None
+        if owner_id == current:
+            return  # unchanged: nothing is given to anyone
+        if not may_transfer(user, record):
+            raise Forbidden(
+                _("Only the owner of this record, their managers, data managers and "
+                  "administrators can give it to someone else."),
+                fields={"owner": [_("You may not change the owner of this record.")]},
+            )
     allowed = assignable_owner_ids(user)
     if owner_id is not None and allowed is not None and owner_id not in allowed:
         raise ValidationFailed(
             _("You may only assign records to yourself or to people in your team."),
             fields={"owner": [_("Not a user you may assign to.")]},
         )
+
+
+def require_territory_right(user: Any, territory_id: int | None,
+                            current: int | None = None) -> None:
+    """Refuse setting ``territory_id`` (other than ``current``) to anyone but data managers
+    and admins (a 403 with a field error on ``territory``)."""
+    from django.utils.translation import gettext as _
+
+    from comptoir.core.errors import Forbidden
+
+    if territory_id != current and not sees_all(user):
+        raise Forbidden(
+            _("Only data managers and administrators can place an account in a territory."),
+            fields={"territory": [_("Set by the territory rules or by a data manager.")]},
+        )
+
+
+def require_link(user: Any, model: type[Model], pk: Any, *, field: str, message: str,
+                 field_message: str, action: Action = "view") -> Model:
+    """The ``model`` record ``pk`` that a record being written points to, if ``user`` may
+    ``action`` it; else a field error on ``field`` — the same for a missing id and a hidden
+    one, so the answer never tells whether a record exists."""
+    from comptoir.core.errors import ValidationFailed
+
+    found = None
+    if pk is not None and str(pk).isdigit() and len(str(pk)) <= 18:
+        found = restrict(model._default_manager.filter(pk=int(pk)), user, action).first()
+    if found is None:
+        raise ValidationFailed(message, fields={field: [field_message]})
+    return found
 
 
 def can_manage_catalogue(user: Any) -> bool:

@@ -10,6 +10,7 @@ def register_all() -> None:
     from comptoir.activities.models import Activity
     from comptoir.crm.models import Account, Contact, Lead, Opportunity
     from comptoir.documents.models import Attachment
+    from comptoir.quality.models import PromotionRequest
     from comptoir.sales.models import (
         PriceList,
         PriceListItem,
@@ -35,6 +36,9 @@ def register_all() -> None:
     register(SalesDocument, Rule(account_path="account", owner_path="owner"))
     register(SalesDocumentLine, Rule(account_path="document__account", owner_path=None))
     register(Attachment, Rule(account_path="account", owner_path="uploaded_by"))
+    # A request to make a prospect an ERP customer is seen with its account through the
+    # scope, as the account's quotes are: not through the marketing and service extensions.
+    register(PromotionRequest, Rule(account_path="account", owner_path=None))
     register(Product, Rule(account_path=None, owner_path=None, public_read=True))
     register(PriceList, Rule(account_path=None, owner_path=None, public_read=True))
     register(PriceListItem, Rule(account_path=None, owner_path=None, public_read=True))

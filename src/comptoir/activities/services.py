@@ -90,7 +90,7 @@ def activity_update(*, activity: Activity, user: Any, data: Mapping[str, Any],
     before = snapshot(activity)
     apply_fields(activity, data)
     if "owner_id" in data:
-        policy.require_assignable(user, activity.owner_id)
+        policy.require_assignable(user, activity.owner_id, record=activity)
     _resolve_links(user, activity, set(data) & set(_LINKS))
     _check_times(activity)
     return update_record(activity, {}, object_type=ObjectType.ACTIVITY, user=user, source=source,

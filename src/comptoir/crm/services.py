@@ -110,11 +110,21 @@ _MATCHED_BY = {
 
 
 def _require(user: Any, action: policy.Action, obj: Any, what: str) -> None:
-    if not policy.can(user, action, obj):
+    # a delete is decided on the row, locked: an ownership change cannot slip in between
+    if not policy.can(user, action, obj, lock=action == "delete"):
         raise Forbidden(str(_DENIED[action]) % {"what": what})
 
 
 # --- Accounts ------------------------------------------------------------------------------
+
+def _parent_for_write(user: Any, parent_id: Any) -> Account:
+    """The parent account, if the user sees it; a hidden one is refused as a missing one."""
+    found = policy.require_link(user, Account, parent_id, field="parent",
+                                message=_("Choose an account you can see."),
+                                field_message=_("Unknown or not accessible account."))
+    assert isinstance(found, Account)
+    return found
+
 
 @transaction.atomic
 def account_create(*, user: Any, data: Mapping[str, Any], custom: Mapping[str, Any] | None = None,
@@ -126,6 +136,10 @@ def account_create(*, user: Any, data: Mapping[str, Any], custom: Mapping[str, A
     """
     cleaned, errors = clean_account_data(data)
     _raise(errors)
+    if cleaned.get("territory_id") is not None:
+        policy.require_territory_right(user, cleaned["territory_id"])
+    if cleaned.get("parent_id") is not None:
+        _parent_for_write(user, cleaned["parent_id"])
     account = Account()
     apply_fields(account, cleaned)
     account.normalized_name = identifiers.normalize_name(account.legal_name or "")
@@ -148,11 +162,17 @@ def account_update(*, account: Account, user: Any, data: Mapping[str, Any],
     _require(user, "change", account, _("account"))
     cleaned, errors = clean_account_data(data)
     _raise(errors)
-    if "owner_id" in cleaned and cleaned["owner_id"] != account.owner_id:
-        _check_owner(user, cleaned["owner_id"])
+    if "owner_id" in cleaned:
+        _check_owner(user, cleaned["owner_id"], record=account)
+    if "territory_id" in cleaned:
+        current = Account.objects.filter(pk=account.pk).values_list("territory_id",
+                                                                    flat=True).first()
+        policy.require_territory_right(user, cleaned["territory_id"], current)
     if cleaned.get("parent_id") and cleaned["parent_id"] == account.pk:
         raise ValidationFailed(_("An account cannot be its own parent."),
                                fields={"parent": [_("Choose another account.")]})
+    if cleaned.get("parent_id") is not None and cleaned["parent_id"] != account.parent_id:
+        _parent_for_write(user, cleaned["parent_id"])
     if "legal_name" in cleaned:
         cleaned["normalized_name"] = identifiers.normalize_name(cleaned["legal_name"] or "")
     return update_record(account, cleaned, object_type=ObjectType.ACCOUNT, user=user,
@@ -279,8 +299,8 @@ def contact_update(*, contact: Contact, user: Any, data: Mapping[str, Any],
         _account_for_write(user, data["account_id"])
     cleaned, errors = clean_person_data(data, country=contact.account.billing_country)
     _raise(errors)
-    if "owner_id" in cleaned and cleaned["owner_id"] != contact.owner_id:
-        _check_owner(user, cleaned["owner_id"])
+    if "owner_id" in cleaned:
+        _check_owner(user, cleaned["owner_id"], record=contact)
     previous = contact.marketing_consent
     if "marketing_consent" in cleaned and "consent_date" not in cleaned:
         cleaned["consent_date"] = None if cleaned["marketing_consent"] != previous \
@@ -341,8 +361,8 @@ def lead_update(*, lead: Lead, user: Any, data: Mapping[str, Any],
     if cleaned.get("status") == Lead.Status.CONVERTED:
         raise ValidationFailed(_("Use the conversion to convert a lead."),
                                fields={"status": [_("Use the conversion action.")]})
-    if "owner_id" in cleaned and cleaned["owner_id"] != lead.owner_id:
-        _check_owner(user, cleaned["owner_id"])
+    if "owner_id" in cleaned:
+        _check_owner(user, cleaned["owner_id"], record=lead)
     apply_fields(lead, cleaned)
     _check_lead_contact_means(lead)
     return update_record(lead, {}, object_type=ObjectType.LEAD, user=user, source=source,
@@ -542,8 +562,8 @@ def opportunity_update(*, opportunity: Opportunity, user: Any, data: Mapping[str
     values = dict(data)
     if "account_id" in values and values["account_id"] != opportunity.account_id:
         _account_for_write(user, values["account_id"])
-    if "owner_id" in values and values["owner_id"] != opportunity.owner_id:
-        _check_owner(user, values["owner_id"])
+    if "owner_id" in values:
+        _check_owner(user, values["owner_id"], record=opportunity)
     stage_changed = "stage_id" in values and values["stage_id"] != opportunity.stage_id
     apply_fields(opportunity, values)
     if stage_changed and not Stage.objects.filter(pk=opportunity.stage_id).exists():

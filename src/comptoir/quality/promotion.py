@@ -10,8 +10,9 @@ one place, every path, nothing lost while it is down. The worker runs it periodi
 (:func:`promotions_due`) and the review pages catch up first, bounded
 (:func:`promotions_catch_up`), so a data manager never waits for the worker. At most one
 pending request per account (a database constraint); a document already judged (a rejected
-request) never raises another one. :func:`promotion_request` lets anyone who sees a prospect ask
-by hand.
+request) never raises another one. :func:`promotion_request` lets the prospect's sales side (who
+may change it) ask by hand. Requests are read through the access policy
+(:func:`promotions_visible`): with their account, through the scope.
 
 **Deciding.** Data managers and administrators only. :func:`promotion_review` gives what the
 ERP profile still lacks (``profiles.gaps(..., "erp")``) and the existing customers the prospect
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -183,12 +184,16 @@ def not_promotable(account: Account) -> str | None:
 
 @transaction.atomic
 def promotion_request(*, account: Account, user: Any) -> tuple[PromotionRequest, bool]:
-    """Ask for a prospect's promotion by hand (anyone who sees the account).
+    """Ask for a prospect's promotion by hand (anyone who may change the account: its sales
+    side, who then follows the request; marketing and service read accounts, not this).
 
     Returns ``(request, created)``: the account's pending request when there is one already.
     """
     if not policy.can(user, "view", account):
         raise NotFound(_("Not found, or you cannot see it."))
+    if not policy.can(user, "change", account):
+        raise Forbidden(_("Only those who may change this account can ask for its creation "
+                          "in the ERP."))
     reason = not_promotable(account)
     if reason:
         raise ValidationFailed(reason, fields={"account": [reason]})
@@ -208,12 +213,16 @@ def promotion_request(*, account: Account, user: Any) -> tuple[PromotionRequest,
 # --- Reading --------------------------------------------------------------------------------
 
 def promotions_visible(user: Any, *, status: str | None = None) -> QuerySet[PromotionRequest]:
-    """Requests ``user`` may see: all for data managers and administrators, else those of the
-    accounts the user sees (a rep follows what became of their ask), pending first."""
-    qs = PromotionRequest.objects.select_related("account", "document", "requested_by",
-                                                 "decided_by")
-    if not policy.sees_all(user):
-        qs = qs.filter(account__in=policy.restrict(Account.objects.all(), user).values("id"))
+    """Requests ``user`` may see, through the policy: all for data managers and
+    administrators, else those of the accounts seen through the user's scope (a rep follows
+    what became of their ask; the marketing and service read extensions bring none), pending
+    first. Each carries ``document_visible``: whether ``user`` may see the document that
+    raised it (its number and id are shown only then)."""
+    qs = policy.restrict(
+        PromotionRequest.objects.select_related("account", "document", "requested_by",
+                                                "decided_by"), user)
+    qs = qs.annotate(document_visible=Exists(policy.restrict(
+        SalesDocument.objects.filter(pk=OuterRef("document_id")), user)))
     if status:
         qs = qs.filter(status=status)
     return qs.order_by(Case(When(status=Status.PENDING, then=Value(0)), default=Value(1),

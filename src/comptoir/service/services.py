@@ -69,8 +69,8 @@ def case_update(*, case: Case, user: Any, data: Mapping[str, Any],
         raise Forbidden(_("You are not allowed to change this case."))
     before = snapshot(case)
     apply_fields(case, data)
-    if "owner_id" in data and case.owner_id != before.get("owner_id"):
-        policy.require_assignable(user, case.owner_id)
+    if "owner_id" in data:
+        policy.require_assignable(user, case.owner_id, record=case)
     if {"account_id", "contact_id"} & set(data):
         _check_links(user, case)
     _stamp_closing(case)

@@ -402,6 +402,9 @@ class RecordForm(forms.ModelForm):  # type: ignore[type-arg]
         field.queryset = users
         field.required = False
         field.empty_label = _("— nobody —") if allowed is None else None
+        if not self.creating and not policy.may_transfer(self.user, self.instance):
+            # shown, not offered: only the owner's side may give the record away
+            field.disabled = True
         if self.creating and "owner" not in self.initial and (
                 allowed is None or self.user.pk in allowed):
             self.initial["owner"] = self.user.pk

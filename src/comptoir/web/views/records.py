@@ -538,9 +538,10 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **timeline_context(request, "account", account),
         **attachments_context(request, "account", account, can_upload=can_change),
     )
-    if promotion.not_promotable(account) is None:  # a prospect the ERP does not know yet
-        ctx["promotion"] = PromotionRequest.objects.filter(
-            account_id=pk, status=PromotionRequest.Status.PENDING).first()
+    if can_change and promotion.not_promotable(account) is None:
+        # a prospect the ERP does not know yet; its requests are its sales side's business
+        ctx["promotion"] = promotion.promotions_visible(
+            user, status=PromotionRequest.Status.PENDING).filter(account_id=pk).first()
         ctx["can_ask_promotion"] = True
     return render(request, "web/records/account.html", ctx)
 
