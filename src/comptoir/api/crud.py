@@ -6,15 +6,24 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from django.db import models, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import Query, Router, Schema
+from ninja import Header, Query, Router, Schema
 from ninja.responses import Status
 
 from comptoir.access import policy
-from comptoir.core.errors import DuplicateFound, NotFound
+from comptoir.core.errors import DuplicateFound, NotFound, ValidationFailed
 
-from .listing import apply_custom_filters, apply_filters, check_params, filter_schema, paginate
+from .listing import (
+    apply_custom_filters,
+    apply_filters,
+    check_params,
+    cursor_query,
+    filter_schema,
+    limit_query,
+    ordering_query,
+    paginate,
+)
 from .schemas import model_schema
 
 CreateFn = Callable[[Any, dict[str, Any]], models.Model]
@@ -37,7 +46,37 @@ class ErrorOut(Schema):
 
 
 ERRORS: dict[int, Any] = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                          409: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+                          409: ErrorOut, 412: ErrorOut, 413: ErrorOut, 422: ErrorOut}
+
+IF_MATCH_HELP = ("The record's ETag as last read (its `version`): the change is refused with "
+                 "412 when someone changed the record since. Without it, only the fields sent "
+                 "are written, over the record as it is now.")
+
+
+def etag(obj: models.Model) -> str | None:
+    version = getattr(obj, "version", None)
+    return None if version is None else f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``"3"``, ``W/"3"`` or ``3``); ``*`` or no
+    header: no check."""
+    if if_match is None or not if_match.strip() or if_match.strip() == "*":
+        return None
+    raw = if_match.strip()
+    if raw.startswith("W/"):
+        raw = raw[2:]
+    raw = raw.strip().strip('"')
+    if not raw.isdigit():
+        raise ValidationFailed(_("If-Match must be the ETag read from this record, such as "
+                                 "\"3\"."), fields={"If-Match": [_("Not a version.")]})
+    return int(raw)
+
+
+def _with_etag(response: HttpResponse, obj: models.Model) -> None:
+    tag = etag(obj)
+    if tag is not None:
+        response["ETag"] = tag
 
 
 @dataclass
@@ -63,6 +102,9 @@ class Resource:
 
     def __post_init__(self) -> None:
         base = self.model.__name__
+        if any(f.name == "version" for f in self.model._meta.concrete_fields) \
+                and "version" not in self.out_fields:
+            self.out_fields = [*self.out_fields, "version"]
         self.out = model_schema(self.model, ["id", *self.out_fields], name=f"{base}Out",
                                 mode="out", extra=self.out_extra)
         self.create = model_schema(self.model, self.write_fields, name=f"{base}Create",
@@ -123,14 +165,17 @@ def register(router: Router, res: Resource) -> None:
     @router.get(f"/{p}", response={200: Page, **ERRORS}, tags=[res.tag],
                 operation_id=f"{name}_list", summary=f"List {res.model._meta.verbose_name_plural}")
     def list_(request: HttpRequest, filters: Query[Filters],  # type: ignore[valid-type]
-              cursor: str | None = None,
-              limit: int = 50, ordering: str | None = None) -> Any:
+              cursor: str | None = cursor_query(), limit: int = limit_query(),
+              ordering: str | None = ordering_query(res.ordering)) -> Any:
         return res.list_page(request, res.visible(request.user), filters, cursor, limit, ordering)
 
     @router.get(f"/{p}/{{int:pk}}", response={200: Out, **ERRORS}, tags=[res.tag],
                 operation_id=f"{name}_detail")
-    def detail(request: HttpRequest, pk: int) -> Any:
-        return res.get(request.user, pk)
+    def detail(request: HttpRequest, response: HttpResponse, pk: int) -> Any:
+        """The record; its ``ETag`` header is its version, for ``If-Match`` on a change."""
+        obj = res.get(request.user, pk)
+        _with_etag(response, obj)
+        return obj
 
     if res.create_fn is not None:
         create_fn = res.create_fn
@@ -176,11 +221,17 @@ def register(router: Router, res: Resource) -> None:
 
         @router.patch(f"/{p}/{{int:pk}}", response={200: Out, **ERRORS}, tags=[res.tag],
                       operation_id=f"{name}_update")
-        def update(request: HttpRequest, pk: int,
-                   payload: Patch) -> Any:  # type: ignore[valid-type]
+        def update(request: HttpRequest, response: HttpResponse, pk: int,
+                   payload: Patch,  # type: ignore[valid-type]
+                   if_match: str | None = Header(None, alias="If-Match",
+                                                 description=IF_MATCH_HELP)) -> Any:
+            """Changes the fields sent, and only them (custom values key by key)."""
             obj = res.get(request.user, pk)
+            obj._expected_version = expected_version(if_match)
             update_fn(obj, request.user, payload_dict(payload))
-            return res.queryset().get(pk=pk)
+            fresh = res.queryset().get(pk=pk)
+            _with_etag(response, fresh)
+            return fresh
 
     if res.delete_fn is not None:
         delete_fn = res.delete_fn
@@ -202,8 +253,8 @@ def register_nested(router: Router, parent: Resource, child: Resource, fk: str,
                 tags=[parent.tag], operation_id=f"{parent.model._meta.model_name}_{name}")
     def nested(request: HttpRequest, pk: int,
                filters: Query[Filters],  # type: ignore[valid-type]
-               cursor: str | None = None,
-               limit: int = 50, ordering: str | None = None) -> Any:
+               cursor: str | None = cursor_query(), limit: int = limit_query(),
+               ordering: str | None = ordering_query(child.ordering)) -> Any:
         owner = parent.get(request.user, pk)
         qs = policy.restrict_under(child.queryset().filter(**{fk: owner.pk}), request.user,
                                    owner)

@@ -7,22 +7,81 @@ while records are inserted; it orders by the chosen field, then ``id``.
 import base64
 import datetime as dt
 import json
+import re
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Schema
-from pydantic import Field, create_model
+from ninja.params.functions import Query as QueryParam
+from pydantic import AfterValidator, BeforeValidator, Field, create_model
 
 from comptoir.core.errors import DomainError, ValidationFailed
 from comptoir.core.models import CustomField
 
 RESERVED = {"cursor", "limit", "ordering"}
 MAX_LIMIT = 500
+MAX_CURSOR_LENGTH = 4096  # a value (a 200-character name, escaped) and an id, in base64
+
+LIMIT_HELP = (f"Items per page, 1 to {MAX_LIMIT}. A value out of range is refused (422), "
+              "not clamped.")
+CURSOR_HELP = ("Opaque: the `next_cursor` of the previous page, as given; omit it for the "
+               "first page. A cursor this API did not write is refused (422).")
+ORDERING_HELP = "A field to sort on, `-field` for descending; then by id."
+DATETIME_HELP = ("ISO 8601 date-time, e.g. 2025-01-31T12:00:00+01:00; without an offset, in "
+                 "the server's time zone; a date alone is midnight")
+DATE_HELP = "ISO 8601 date, e.g. 2025-01-31"
+
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?)?", re.IGNORECASE)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso(pattern: re.Pattern[str], example: str) -> Any:
+    """Only ISO 8601 text: pydantic alone also reads ``0.5`` or ``12`` as Unix times."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value.strip()):
+            raise ValueError(_("Enter an ISO 8601 date, e.g. %(example)s.")
+                             % {"example": example})
+        return value.strip() if isinstance(value, str) else value
+    return BeforeValidator(check)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+IsoDateTime = Annotated[dt.datetime, _iso(_ISO_DATETIME, "2025-01-31T12:00:00+01:00"),
+                        AfterValidator(_aware)]
+IsoDate = Annotated[dt.date, _iso(_ISO_DATE, "2025-01-31")]
+
+
+def limit_field(default: int = 50) -> Any:
+    """``limit`` in a query schema: its bounds in the OpenAPI document, enforced (422)."""
+    return Field(default, ge=1, le=MAX_LIMIT, description=LIMIT_HELP)
+
+
+def cursor_field() -> Any:
+    return Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+
+
+def limit_query(default: int = 50) -> Any:
+    """``limit`` as an endpoint's own parameter (see :func:`limit_field`)."""
+    return QueryParam(default, ge=1, le=MAX_LIMIT, description=LIMIT_HELP)
+
+
+def cursor_query() -> Any:
+    return QueryParam(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+
+
+def ordering_query(allowed: list[str]) -> Any:
+    return QueryParam(None, description=f"{ORDERING_HELP} One of: {', '.join(allowed)}.")
 
 
 class BadRequest(DomainError):
@@ -51,12 +110,15 @@ def filter_schema(model: type[models.Model], fields: list[str], *, name: str,
             lookups[fname] = fname
         elif isinstance(field, models.DateTimeField | models.DateField | models.DecimalField
                         | models.IntegerField):
-            typ = (dt.datetime if isinstance(field, models.DateTimeField) else
-                   dt.date if isinstance(field, models.DateField) else
-                   Decimal if isinstance(field, models.DecimalField) else int)
-            for op in ("gte", "lte"):
+            typ: Any = (IsoDateTime if isinstance(field, models.DateTimeField) else
+                        IsoDate if isinstance(field, models.DateField) else
+                        Decimal if isinstance(field, models.DecimalField) else int)
+            kind = (f": {DATETIME_HELP}" if isinstance(field, models.DateTimeField) else
+                    f": {DATE_HELP}" if isinstance(field, models.DateField) else "")
+            for op, word in (("gte", "from"), ("lte", "up to")):
                 key = f"{fname}__{op}"
-                definitions[key] = (typ | None, Field(None, description=f"{label} {op}"))
+                definitions[key] = (typ | None, Field(None, description=f"{label} {word}, "
+                                                                         f"inclusive{kind}"))
                 lookups[key] = key
         elif isinstance(field, models.CharField | models.TextField):
             definitions[fname] = (str | None, Field(None, description=f"{label} (exact)"))
@@ -186,8 +248,12 @@ def _decode(cursor: str) -> list[Any]:
             raise ValueError
         return values
     except Exception as exc:
-        raise BadRequest(_("The cursor is not valid; start again from the first page."),
-                         fields={"cursor": [_("Not a cursor from this API.")]}) from exc
+        raise _bad_cursor() from exc
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(_("The cursor is not valid; start again from the first page."),
+                            fields={"cursor": [_("Not a cursor from this API.")]})
 
 
 def paginate(qs: QuerySet[Any], *, ordering: str, allowed: list[str], cursor: str | None,
@@ -202,8 +268,8 @@ def paginate(qs: QuerySet[Any], *, ordering: str, allowed: list[str], cursor: st
             fields={"ordering": [_("Not an ordering field.")]},
         )
     if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(_("The limit must be between 1 and %(max)d.") % {"max": MAX_LIMIT},
-                               fields={"limit": [_("Out of range.")]})
+        message = _("The limit must be between 1 and %(max)d.") % {"max": MAX_LIMIT}
+        raise ValidationFailed(message, fields={"limit": [message]})
     field = qs.model._meta.get_field(name) if name != "id" else None
     nullable = bool(field is not None and getattr(field, "null", False))
     attname = getattr(field, "attname", name) if field is not None else "id"
@@ -233,8 +299,7 @@ def paginate(qs: QuerySet[Any], *, ordering: str, allowed: list[str], cursor: st
                     after |= Q(**{f"{attname}__isnull": True})
                 qs = qs.filter(after)
         except (TypeError, ValueError, ValidationError) as exc:
-            raise BadRequest(_("The cursor is not valid; start again from the first page."),
-                             fields={"cursor": [_("Not a cursor from this API.")]}) from exc
+            raise _bad_cursor() from exc
     rows = list(qs[: limit + 1])
     more = len(rows) > limit
     rows = rows[:limit]

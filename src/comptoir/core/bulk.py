@@ -29,8 +29,11 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Protocol
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -118,6 +121,25 @@ class BulkResult:
 def content_hash(record: Mapping[str, Any]) -> str:
     canonical = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+@cache
+def _max_lengths(model: type[models.Model]) -> dict[str, int]:
+    """name -> max_length of every bounded text column of ``model``."""
+    return {f.attname: f.max_length for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField) and f.max_length}
+
+
+def _length_errors(model: type[models.Model], record: Mapping[str, Any], errors: Errors) -> None:
+    """A text longer than its column is an error of that field (SQLite would store it; other
+    databases fail the whole batch), in Django's own words."""
+    for name, limit in _max_lengths(model).items():
+        value = record.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            try:
+                MaxLengthValidator(limit)(value)
+            except ValidationError as exc:
+                errors.setdefault(name, []).extend(exc.messages)
 
 
 def _chunks(items: Sequence[Any], size: int = 5000) -> list[Sequence[Any]]:
@@ -365,6 +387,9 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         if not ext:
             results[i].errors["external_id"] = [_("This field is required.")]
             continue
+        _length_errors(ExternalRef, {"external_id": ext}, results[i].errors)
+        if results[i].errors:
+            continue
         if ext in seen:
             results[i].errors["external_id"] = [_("Sent twice in this call.")]
             continue
@@ -391,6 +416,7 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                 continue
         sent = record.pop(children.key, None) if children is not None else None
         cleaned, errors = spec.clean(record)
+        _length_errors(spec.model, cleaned, errors)
         if sent is not None and children is not None:
             if isinstance(sent, list) and all(isinstance(row, dict) for row in sent):
                 kids[i], row_errors = children.clean(sent)

@@ -7,7 +7,7 @@ own endpoint, so a client (or the web page) needs one round trip instead of seve
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from pydantic import create_model
 
 from comptoir.access import policy
@@ -42,9 +42,11 @@ OverviewOut = create_model(  # type: ignore[call-overload]
 
 @router.get("/accounts/{int:pk}/overview", response={200: OverviewOut, **ERRORS},
             tags=["accounts"], operation_id="account_overview")
-def account_overview(request: HttpRequest, pk: int, limit: int = 10) -> Any:
+def account_overview(request: HttpRequest, pk: int,
+                     limit: int = Query(10, ge=1, le=50,
+                                        description="Items of each related list, 1 to 50.")
+                     ) -> Any:
     """The account with the first ``limit`` items of each related list (most relevant first)."""
-    limit = max(1, min(limit, 50))
     account = accounts.get(request.user, pk)
     out: dict[str, Any] = {"account": account, "more": {}}
     for name, (res, ordering) in SECTIONS.items():

@@ -19,7 +19,7 @@ from ninja.responses import Status
 
 from comptoir.access import policy
 from comptoir.api.crud import ERRORS
-from comptoir.api.listing import paginate
+from comptoir.api.listing import cursor_field, limit_field, paginate
 from comptoir.core.errors import Forbidden, NotFound, ValidationFailed
 
 from .models import Connection, QuarantinedRecord, SyncRun
@@ -202,8 +202,8 @@ def run_start(request: HttpRequest, name: str, payload: RunIn) -> Any:
 class RunFilters(Schema):
     connection: str | None = None
     status: SyncRun.Status | None = None
-    cursor: str | None = None
-    limit: int = 50
+    cursor: str | None = cursor_field()
+    limit: int = limit_field()
 
 
 def _page(qs: Any, filters: Any, names: tuple[str, ...], out: Any) -> dict[str, Any]:
@@ -265,8 +265,8 @@ class QuarantineFilters(Schema):
     stream: str | None = None
     status: QuarantinedRecord.Status | None = QuarantinedRecord.Status.OPEN
     run_id: int | None = None
-    cursor: str | None = None
-    limit: int = 50
+    cursor: str | None = cursor_field()
+    limit: int = limit_field()
 
 
 @router.get("/integration/quarantine", response={200: QuarantinePage, **ERRORS})

@@ -17,7 +17,7 @@ from ninja.responses import Status
 
 from comptoir.access import policy
 from comptoir.api.crud import ERRORS
-from comptoir.api.listing import paginate
+from comptoir.api.listing import cursor_field, limit_field, paginate
 from comptoir.core.errors import Forbidden, NotFound
 
 from . import dedupe, merge, profiles
@@ -99,8 +99,8 @@ class PairFilters(Schema):
     object: ObjectLit = "account"
     status: Literal["open", "merged", "dismissed"] | None = "open"
     min_score: float | None = None
-    cursor: str | None = None
-    limit: int = 50
+    cursor: str | None = cursor_field()
+    limit: int = limit_field()
 
 
 @router.get("/duplicates/pairs", response={200: PairPage, **ERRORS},

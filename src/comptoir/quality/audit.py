@@ -25,6 +25,8 @@ stable (``"version": 1``); fields may be added, none removed or renamed without 
       "encoding": "cp1252", "delimiter": ";",          # null for XLSX
       "generated_at": "2025-…Z", "language": "fr", "user": "dm" | null,
       "header_row": 1, "rows": 1200, "empty_rows": 3,  # data rows audited / blank rows skipped
+      "truncated": false, "row_limit": 200000,          # rows past COMPTOIR_AUDIT_MAX_ROWS:
+      "warnings": ["…"],                               #   not audited, and said here
       "examples_limit": 10,
       "mapping": {
         "columns": [{"column": "Raison sociale", "field": "legal_name", "label": "…",
@@ -78,6 +80,7 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES
 from stdnum import luhn
 
 from comptoir.access import policy
+from comptoir.core.archives import ArchiveTooLarge, check_zip_archive
 from comptoir.core.errors import ValidationFailed
 from comptoir.crm.models import Account, Contact, Lead
 
@@ -367,9 +370,27 @@ def _csv_table(content: bytes) -> Table:
     return _with_header(rows(), encoding=encoding, delimiter=delimiter)
 
 
+def _check_archive(content: bytes) -> None:
+    """Refuse a workbook that would unpack too far (a zip bomb) before parsing anything."""
+    try:
+        check_zip_archive(io.BytesIO(content),
+                          max_bytes=settings.COMPTOIR_IMPORT_MAX_UNCOMPRESSED_BYTES,
+                          max_ratio=settings.COMPTOIR_IMPORT_MAX_COMPRESSION_RATIO)
+    except ArchiveTooLarge as exc:
+        if exc.kind == "ratio":
+            raise AuditError(_(
+                "This workbook is compressed more than %(ratio)d times: it is refused as a "
+                "possible zip bomb. Save it again from your spreadsheet, or export it as CSV.")
+                % {"ratio": exc.limit}) from None
+        raise AuditError(_(
+            "This workbook unpacks to more than %(size)s MB, the limit: split it, or export "
+            "it as CSV.") % {"size": f"{exc.limit / 1_000_000:.1f}"}) from None
+
+
 def _xlsx_table(content: bytes, sheet: str | None) -> Table:
     import openpyxl
 
+    _check_archive(content)
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # zip, XML, missing parts: openpyxl raises many kinds
@@ -563,6 +584,8 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
     """
     if object_type not in OBJECT_TYPES:
         raise AuditError(_("Choose account, contact or lead."))
+    max_rows = int(settings.COMPTOIR_AUDIT_MAX_ROWS)
+    truncated = False
     started = time.perf_counter()
     overrides = parse_mapping(mapping) if isinstance(mapping, str) else dict(mapping or {})
     table = read_table(content, filename, sheet=sheet)
@@ -601,6 +624,9 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
         if not any(cells):
             empty_rows += 1
             continue
+        if len(feats) >= max_rows:  # memory and time grow with every row audited
+            truncated = True
+            break
         t0 = time.perf_counter()
         for name, value in data.items():
             if value:
@@ -663,8 +689,13 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
         labels.append(_row_label(object_type, data))
         if source.freq_field:
             freq_names.append(source.freq_value(data))
+    close = getattr(table.rows, "close", None)
+    if close is not None:
+        close()  # a workbook left before its end is closed now
     t_read = time.perf_counter() - started - t_checks
     rows = len(feats)
+    warnings = [_("The file has more than %(n)d rows; only the first %(n)d were audited.")
+                % {"n": max_rows}] if truncated else []
 
     t1 = time.perf_counter()
     in_file = _file_pairs(object_type, feats, freq_names, row_numbers, labels)
@@ -690,6 +721,7 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
         "language": translation.get_language() or settings.LANGUAGE_CODE,
         "user": getattr(user, "username", None) if user is not None else None,
         "header_row": table.header_row, "rows": rows, "empty_rows": empty_rows,
+        "truncated": truncated, "row_limit": max_rows, "warnings": warnings,
         "examples_limit": limit,
         "mapping": mapped.as_dict(object_type),
         "fill": [{"field": name, "label": field_label(object_type, name),

@@ -1,9 +1,10 @@
 """Promotions to the ERP over the API (I7): the queue, a request's review, the decisions.
 
-Who sees what: data managers and administrators see every request and decide; anyone else
-sees the requests of the accounts they see (a rep follows what became of their ask), with the
-duplicates limited to records they may see, and gets 403 on a decision. Thin: each endpoint
-calls one function of ``promotion``.
+Who sees what (the access policy): data managers and administrators see every request and
+decide; anyone else sees the requests of the accounts seen through their scope (a rep follows
+what became of their ask; marketing and service, who read every account, see none of them),
+the triggering document only when they may see it, the duplicates limited to records they may
+see, and gets 403 on a decision. Thin: each endpoint calls one function of ``promotion``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from comptoir.api.crud import ERRORS
-from comptoir.api.listing import paginate
+from comptoir.api.listing import cursor_field, limit_field, paginate
 from comptoir.core.errors import NotFound
 from comptoir.crm.models import Account
 
@@ -79,9 +80,11 @@ class ReviewOut(PromotionOut):
 
 
 def _out(req: PromotionRequest) -> dict[str, Any]:
+    """``req`` as read by ``promotion.promotions_visible`` (``document_visible``)."""
+    shown = bool(getattr(req, "document_visible", False)) and req.document is not None
     return {"id": req.pk, "account_id": req.account_id, "account_name": req.account.legal_name,
-            "document_id": req.document_id,
-            "document_number": req.document.number if req.document else None,
+            "document_id": req.document_id if shown else None,
+            "document_number": req.document.number if shown and req.document else None,
             "trigger": req.trigger, "status": req.status, "requested_at": req.requested_at,
             "requested_by_id": req.requested_by_id, "decided_by_id": req.decided_by_id,
             "decided_at": req.decided_at, "decision_note": req.decision_note,
@@ -100,8 +103,8 @@ def _review_out(req: PromotionRequest, user: Any) -> dict[str, Any]:
 class PromotionFilters(Schema):
     status: StatusLit | None = "pending"
     account_id: int | None = None
-    cursor: str | None = None
-    limit: int = 50
+    cursor: str | None = cursor_field()
+    limit: int = limit_field()
 
 
 @router.get("/promotions", response={200: PromotionPage, **ERRORS},
@@ -133,9 +136,9 @@ def promotion_approve(request: HttpRequest, pk: int) -> Any:
     """Approve (data managers, administrators): the account becomes a customer and the
     outbound connector creates it in the ERP. 422 with the gaps as field errors while the
     ERP profile is incomplete."""
-    req = promotion.promotion_approve(request=promotion.promotion_get(request.user, pk),
-                                      user=request.user, source="api")
-    return _review_out(req, request.user)
+    promotion.promotion_approve(request=promotion.promotion_get(request.user, pk),
+                                user=request.user, source="api")
+    return _review_out(promotion.promotion_get(request.user, pk), request.user)
 
 
 class RejectIn(Schema):
@@ -146,9 +149,9 @@ class RejectIn(Schema):
              operation_id="promotion_reject")
 def promotion_reject(request: HttpRequest, pk: int, payload: RejectIn) -> Any:
     """Reject with a reason; the same document never raises a request again."""
-    req = promotion.promotion_reject(request=promotion.promotion_get(request.user, pk),
-                                     user=request.user, note=payload.note)
-    return _out(req)
+    promotion.promotion_reject(request=promotion.promotion_get(request.user, pk),
+                               user=request.user, note=payload.note)
+    return _out(promotion.promotion_get(request.user, pk))
 
 
 class MergeIn(Schema):
@@ -160,21 +163,21 @@ class MergeIn(Schema):
 def promotion_merge(request: HttpRequest, pk: int, payload: MergeIn) -> Any:
     """The prospect is an existing customer: merge it into ``customer_id`` (which survives)
     and close the request as merged. Undo through the merge (``merge_id``)."""
-    req = promotion.promotion_merge(request=promotion.promotion_get(request.user, pk),
-                                    user=request.user, customer_id=payload.customer_id,
-                                    source="api")
-    return _out(req)
+    promotion.promotion_merge(request=promotion.promotion_get(request.user, pk),
+                              user=request.user, customer_id=payload.customer_id,
+                              source="api")
+    return _out(promotion.promotion_get(request.user, pk))
 
 
 @router.post("/accounts/{int:pk}/promotion-request",
              response={200: PromotionOut, 201: PromotionOut, **ERRORS},
              operation_id="account_promotion_request")
 def account_promotion_request(request: HttpRequest, pk: int) -> Any:
-    """Ask for a prospect you see to be created as a customer in the ERP (201); when a
-    request is already pending, that one is returned (200)."""
+    """Ask for a prospect you may change to be created as a customer in the ERP (201); when
+    a request is already pending, that one is returned (200). 403 for those who only read
+    the account (marketing, service)."""
     account = Account.objects.filter(pk=pk).first()
     if account is None:
         raise NotFound(_("Not found, or you cannot see it."))
     req, created = promotion.promotion_request(account=account, user=request.user)
-    req = PromotionRequest.objects.select_related("account", "document").get(pk=req.pk)
-    return Status(201 if created else 200, _out(req))
+    return Status(201 if created else 200, _out(promotion.promotion_get(request.user, req.pk)))

@@ -20,7 +20,7 @@ from comptoir.core.models import ObjectType
 from comptoir.crm.models import Account
 
 from .models import PriceList, PriceListItem, Product, SalesDocument, SalesDocumentLine
-from .services import money, totals_of
+from .services import lines_over_cap, money, totals_of
 
 PRODUCT_BULK = BulkSpec(
     model=Product, object_type=ObjectType.PRODUCT,
@@ -98,7 +98,11 @@ def _typed(f: models.Field, value: Any) -> Any:
 
 
 def clean_lines(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Errors]:
-    """Type and check each line with the line model's own rules; errors keyed ``lines.N.f``."""
+    """Type and check each line with the line model's own rules; errors keyed ``lines.N.f``
+    (``lines`` itself for a document over the cap, whose lines are not read)."""
+    too_many = lines_over_cap(len(rows))
+    if too_many:
+        return [], {"lines": [too_many]}
     out: list[dict[str, Any]] = []
     errors: Errors = {}
     for n, row in enumerate(rows):

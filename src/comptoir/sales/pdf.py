@@ -36,10 +36,11 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
+from comptoir.core.errors import ValidationFailed
 from comptoir.core.formatting import format_money, format_number
 
 from .models import SalesDocument, SalesDocumentLine
-from .services import money
+from .services import lines_over_cap, money
 
 DEFAULT_SELLER = "Comptoir"
 INK = colors.HexColor("#1b1b1f")
@@ -94,6 +95,29 @@ class _Styles:
 
 def _p(text: Any, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+
+
+NOTES_CAP = 50_000  # characters of notes printed (notes are unbounded text)
+_NOTES_CHUNK = 1_500  # characters per paragraph: reportlab splits a long one in square time
+
+
+def _notes(text: str, st: _Styles) -> list[Flowable]:
+    """The notes as short paragraphs (a line, or a piece of a long line cut between words),
+    so a long text flows over pages in linear time; beyond ``NOTES_CAP`` characters, the
+    beginning only, and the page says so."""
+    shown, cut = text[:NOTES_CAP], len(text) > NOTES_CAP
+    out: list[Flowable] = [_p(_("Notes"), st.heading)]
+    for line in shown.splitlines() or [""]:
+        while len(line) > _NOTES_CHUNK:
+            at = line.rfind(" ", 0, _NOTES_CHUNK)
+            at = at if at > 0 else _NOTES_CHUNK
+            out.append(_p(line[:at], st.body))
+            line = line[at:].lstrip(" ")
+        out.append(_p(line, st.body) if line else Spacer(1, st.body.leading))
+    if cut:
+        out.append(_p(_("The notes are longer than %(n)s characters: only their beginning "
+                        "is printed.") % {"n": format_number(NOTES_CAP)}, st.small))
+    return out
 
 
 def _customer_block(document: SalesDocument, st: _Styles) -> list[Flowable]:
@@ -223,7 +247,14 @@ def render_salesdocument(document: SalesDocument, *,
                          lines: Sequence[SalesDocumentLine] | None = None,
                          seller: str | None = None, compress: bool = True) -> bytes:
     """The document as PDF bytes; long documents run over several pages, the lines' header
-    repeated on each. ``compress=False`` keeps the page text readable in the file (tests)."""
+    repeated on each. ``compress=False`` keeps the page text readable in the file (tests).
+
+    A document over ``COMPTOIR_MAX_DOCUMENT_LINES`` lines (stored before the cap) is refused
+    with :class:`ValidationFailed` before anything is drawn: its drawing time has no bound.
+    """
+    too_many = lines_over_cap(len(lines) if lines is not None else document.lines.count())
+    if too_many:
+        raise ValidationFailed(too_many, fields={"lines": [too_many]})
     if lines is None:
         lines = list(document.lines.select_related("product").order_by("position", "id"))
     company = seller or seller_name()
@@ -265,7 +296,7 @@ def render_salesdocument(document: SalesDocument, *,
         story.append(_p(_("No lines."), st.small))
     story += [Spacer(1, 5 * mm), *_totals(document, lines, st)]
     if document.notes:
-        story += [Spacer(1, 6 * mm), _p(_("Notes"), st.heading), _p(document.notes, st.body)]
+        story += [Spacer(1, 6 * mm), *_notes(document.notes, st)]
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -169,8 +170,21 @@ def totals_of(rows: Sequence[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal
     return _vat_totals(base_by_rate)
 
 
+def lines_over_cap(count: int) -> str | None:
+    """Why ``count`` lines are too many for one document (``COMPTOIR_MAX_DOCUMENT_LINES``), or
+    None. Every write path (service, bulk) and the PDF ask."""
+    cap = int(settings.COMPTOIR_MAX_DOCUMENT_LINES)
+    if count <= cap:
+        return None
+    return _("A document holds at most %(max)d lines; this one has %(n)d. Split it into "
+             "several documents.") % {"max": cap, "n": count}
+
+
 def _build_lines(document: SalesDocument, lines: Sequence[Mapping[str, Any]]
                  ) -> list[SalesDocumentLine]:
+    too_many = lines_over_cap(len(lines))
+    if too_many:
+        raise ValidationFailed(too_many, fields={"lines": [too_many]})
     errors: dict[str, list[str]] = {}
     products = Product.objects.in_bulk([ln["product_id"] for ln in lines if ln.get("product_id")])
     built = []
@@ -289,8 +303,8 @@ def salesdocument_update(*, document: SalesDocument, user: Any, data: Mapping[st
         _check_account(user, data["account_id"])
     before = snapshot(document)
     apply_fields(document, data)
-    if "owner_id" in data and document.owner_id != before.get("owner_id"):
-        policy.require_assignable(user, document.owner_id)
+    if "owner_id" in data:
+        policy.require_assignable(user, document.owner_id, record=document)
     _check_links(document)
     built = _apply_lines(document, lines, "amount_due" in data)
     if built is not None:

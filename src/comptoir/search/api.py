@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from comptoir.api.crud import ERRORS
 from comptoir.api.listing import BadRequest
@@ -14,6 +14,14 @@ from comptoir.api.listing import BadRequest
 from .services import MAX_LIMIT, MIN_QUERY_LENGTH, SEARCHABLE_TYPES, search
 
 router = Router()
+
+_TEXT_HELP = (f"The words to find, at least {MIN_QUERY_LENGTH} characters; the last one is "
+              "read as a prefix.")
+_TYPES_HELP = ("Object types to search, comma-separated, among: "
+               f"{', '.join(SEARCHABLE_TYPES)}. All of them when omitted; an unknown one is "
+               "refused.")
+_LIMIT_HELP = (f"Hits to return, 1 to {MAX_LIMIT}. A value out of range is refused (422), "
+               "not clamped.")
 
 
 class HitOut(Schema):
@@ -34,8 +42,11 @@ class SearchOut(Schema):
 
 @router.get("/search", response={200: SearchOut, **ERRORS}, tags=["search"],
             operation_id="search")
-def search_endpoint(request: HttpRequest, q: str = "", types: str | None = None,
-                    limit: int = 20) -> Any:
+def search_endpoint(
+    request: HttpRequest, q: str = Query("", description=_TEXT_HELP),
+    types: str | None = Query(None, description=_TYPES_HELP),
+    limit: int = Query(20, ge=1, le=MAX_LIMIT, description=_LIMIT_HELP),
+) -> Any:
     """Records matching ``q`` (the last word as a prefix, typos tolerated), best first.
 
     ``types``: comma-separated object types (account, contact, lead, opportunity, case,
@@ -51,6 +62,5 @@ def search_endpoint(request: HttpRequest, q: str = "", types: str | None = None,
         raise BadRequest(_("Unknown object type."), fields={"types": [
             _("Not searchable: %(types)s. Choose among: %(known)s.")
             % {"types": ", ".join(unknown), "known": ", ".join(SEARCHABLE_TYPES)}]})
-    hits = search(request.user, q, types=wanted or None,
-                  limit=max(1, min(limit, MAX_LIMIT)))
+    hits = search(request.user, q, types=wanted or None, limit=limit)
     return {"q": q, "items": hits}

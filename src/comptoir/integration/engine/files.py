@@ -18,7 +18,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "JSON_ITEM_LIMIT",
     "SAMPLE_SIZE",
     "VCARD_FIELDS",
+    "XLSX_GUARD",
     "detect_delimiter",
     "detect_encoding",
     "detect_format",
@@ -49,6 +50,13 @@ VCARD_FIELDS = ("UID", "FN", "N.family", "N.given", "N.prefix", "N.suffix", "ORG
                 "TITLE", "ROLE", "EMAIL", "EMAIL2", "TEL", "TEL.cell", "TEL.work", "TEL.home",
                 "ADR.street", "ADR.code", "ADR.city", "ADR.region", "ADR.country", "URL",
                 "NOTE", "BDAY", "CATEGORIES")
+
+#: Called with an XLSX file's path before it is opened; raises ``ValueError`` (its message
+#: said to the user) for a workbook not to read: a "zip bomb" of a million rows in 200 KB,
+#: whose shared strings would fill the memory and rows take minutes. The integration app
+#: installs ``comptoir.core.archives.check_zip_archive`` with the COMPTOIR_IMPORT_MAX_*
+#: settings; the engine alone has none.
+XLSX_GUARD: Callable[[Path], None] | None = None
 
 _DELIMITERS = ";,\t|"
 # Bytes with no character in Windows-1252: a file holding them is Latin-1 (ISO 8859-1).
@@ -324,6 +332,11 @@ def _xlsx_records(path: Path, sheet: str | None, key_field: str | None,
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    if XLSX_GUARD is not None:
+        try:
+            XLSX_GUARD(path)
+        except ValueError as exc:
+            raise ConfigError(f"{path.name}: {exc}") from None
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:

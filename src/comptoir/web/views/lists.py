@@ -31,6 +31,7 @@ from django.views.decorators.http import require_POST
 
 from comptoir.access.models import Territory
 from comptoir.activities.models import Activity
+from comptoir.core.exports import safe_row
 from comptoir.core.models import ExternalRef, ObjectType
 from comptoir.crm.models import Account, Contact, HeadcountBand, Lead, Opportunity, Stage
 from comptoir.sales.models import Product, SalesDocument
@@ -377,7 +378,7 @@ def export_view(request: HttpRequest, key: str) -> HttpResponseBase:
     columns, qs = _export_rows(request, spec)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"{key}s-{stamp}"
-    headers = [str(c.label) for c in columns]
+    headers = safe_row(str(c.label) for c in columns)
     if fmt == "xlsx":
         return _xlsx(filename, str(spec.title), headers, iter_rows(qs, columns))
     if fmt != "csv":
@@ -389,7 +390,7 @@ def export_view(request: HttpRequest, key: str) -> HttpResponseBase:
         yield "\ufeff"  # spreadsheet programs read UTF-8 correctly with a BOM
         yield writer.writerow(headers)
         for row in iter_rows(qs, columns):
-            yield writer.writerow(["" if v is None else v for v in row])
+            yield writer.writerow(["" if v is None else v for v in safe_row(row)])
 
     response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -406,7 +407,7 @@ def _xlsx(filename: str, title: str, headers: list[str], rows: Iterator[list[Any
     for n, row in enumerate(rows):
         if n >= 1_048_575:  # the format's own limit
             break
-        ws.append(row)
+        ws.append(safe_row(row))
     buffer = io.BytesIO()
     wb.save(buffer)
     buffer.seek(0)

@@ -53,6 +53,7 @@ from comptoir.sales.services import (
     salesdocument_create,
     salesdocument_update,
 )
+from comptoir.web.objects import detail_url_for
 
 MAX_LINES = 300  # a quote longer than this is a spreadsheet, not a quote
 SUGGESTIONS = 10
@@ -665,7 +666,11 @@ def document_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         policy.restrict(SalesDocument.objects.select_related("account", "contact",
                                                              "opportunity"), request.user),
         pk=pk)
-    data = pdf.render_salesdocument(document)
+    try:
+        data = pdf.render_salesdocument(document)
+    except DomainError as exc:  # too many lines to draw: said on the document's page
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(detail_url_for(ObjectType.SALES_DOCUMENT, document.pk))
     response = HttpResponse(data, content_type="application/pdf")
     disposition = "inline" if request.GET.get("inline") == "1" else "attachment"
     response["Content-Disposition"] = f'{disposition}; filename="{pdf.filename_for(document)}"'
