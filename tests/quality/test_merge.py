@@ -147,6 +147,7 @@ def test_undo_restores_everything_exactly(pair, personas):
     # the survivor was written twice: its ``updated_at`` says so (incremental readers need it)
     assert after["accounts"][keep.pk].pop("updated_at") > \
         before["accounts"][keep.pk].pop("updated_at")
+    assert after["accounts"][keep.pk].pop("version") > before["accounts"][keep.pk].pop("version")
     for key in before:
         assert after[key] == before[key], key
     record.refresh_from_db()

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import sqlite
 from .env import env_bool, env_int, env_list, env_str
+from .files import create_private_file, private_dir, private_sqlite_database, tighten
 
 # Before anything imports Django's SQLite backend: the bundled, current SQLite (see sqlite.py).
 SQLITE = sqlite.install()
@@ -27,13 +28,12 @@ if not SECRET_KEY:
     if not DEBUG and not env_bool("COMPTOIR_INSECURE_DEV_KEY", True):
         raise ImproperlyConfigured("COMPTOIR_SECRET_KEY is required")
     # A local, per-data-directory key: good for a laptop, never shared through the repository.
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    private_dir(DATA_DIR)
     key_file = DATA_DIR / "secret_key"
     if not key_file.exists():
         import secrets
 
-        key_file.write_text(secrets.token_urlsafe(50), encoding="utf-8")
-        key_file.chmod(0o600)
+        create_private_file(key_file, secrets.token_urlsafe(50))
     SECRET_KEY = key_file.read_text(encoding="utf-8").strip()
 
 ALLOWED_HOSTS = env_list("COMPTOIR_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
@@ -62,13 +62,16 @@ INSTALLED_APPS = [
     "comptoir.feeds",
     "comptoir.web",
     "django_htmx",
+    "ninja",  # the API docs' Swagger UI from the package's static files, not from a CDN
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "comptoir.web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "comptoir.api.middleware.ApiErrorMiddleware",  # JSON errors on every /api/ path
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -143,6 +146,36 @@ LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:login"
 
+# --- Security -------------------------------------------------------------------------------
+# Sign-in throttling (comptoir.access.throttle): this many failures for one user name, or from
+# one address, within the window lock it for the lockout time; 0 turns a counter off.
+COMPTOIR_LOGIN_MAX_FAILURES = env_int("COMPTOIR_LOGIN_MAX_FAILURES", 5)
+COMPTOIR_LOGIN_IP_MAX_FAILURES = env_int("COMPTOIR_LOGIN_IP_MAX_FAILURES", 20)
+COMPTOIR_LOGIN_WINDOW_MINUTES = env_int("COMPTOIR_LOGIN_WINDOW_MINUTES", 15)
+COMPTOIR_LOGIN_LOCKOUT_MINUTES = env_int("COMPTOIR_LOGIN_LOCKOUT_MINUTES", 15)
+# Served over HTTPS: cookies never sent over plain HTTP, browsers told to always use HTTPS.
+COMPTOIR_HTTPS = env_bool("COMPTOIR_HTTPS", False)
+# Behind one reverse proxy that sets X-Forwarded-Proto and appends the client to
+# X-Forwarded-For (the proxy must overwrite X-Forwarded-Proto sent by clients).
+COMPTOIR_BEHIND_PROXY = env_bool("COMPTOIR_BEHIND_PROXY", False)
+if COMPTOIR_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = COMPTOIR_HTTPS
+CSRF_COOKIE_SECURE = COMPTOIR_HTTPS
+LANGUAGE_COOKIE_SECURE = COMPTOIR_HTTPS
+SECURE_HSTS_SECONDS = env_int("COMPTOIR_HSTS_SECONDS", 31_536_000) if COMPTOIR_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("COMPTOIR_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("COMPTOIR_SSL_REDIRECT", False)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy: comptoir.web.middleware.ContentSecurityPolicyMiddleware.
+
 # --- i18n -----------------------------------------------------------------------------------
 LANGUAGE_CODE = env_str("COMPTOIR_LANGUAGE", "fr")
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
@@ -160,6 +193,15 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# The data directory, the SQLite database (and its -wal/-shm) and uploaded files are readable
+# by this account only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+if DATA_DIR.exists():
+    private_dir(DATA_DIR)
+tighten(MEDIA_ROOT)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    private_sqlite_database(str(DATABASES["default"]["NAME"]))
 # Attachments: limits enforced by the documents service (API and UI alike).
 COMPTOIR_ATTACHMENT_MAX_BYTES = env_int("COMPTOIR_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
 COMPTOIR_ATTACHMENT_TYPES = env_list(
@@ -174,6 +216,20 @@ COMPTOIR_ATTACHMENT_TYPES = env_list(
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("COMPTOIR_MAX_BODY_BYTES", 64 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 COMPTOIR_BULK_MAX_RECORDS = 10_000
+# Bounds on what one document or file may hold ("never lose data", never hang):
+# lines of one sales document (services, bulk, PDF);
+COMPTOIR_MAX_DOCUMENT_LINES = env_int("COMPTOIR_MAX_DOCUMENT_LINES", 2_000)
+# data rows a pre-import audit reads (the rest of a longer file is not audited, and it says so);
+COMPTOIR_AUDIT_MAX_ROWS = env_int("COMPTOIR_AUDIT_MAX_ROWS", 200_000)
+# an XLSX workbook (a zip) unpacked: in all, and per member compared with its packed size.
+COMPTOIR_IMPORT_MAX_UNCOMPRESSED_BYTES = env_int("COMPTOIR_IMPORT_MAX_UNCOMPRESSED_BYTES",
+                                                 256 * 1024 * 1024)
+COMPTOIR_IMPORT_MAX_COMPRESSION_RATIO = env_int("COMPTOIR_IMPORT_MAX_COMPRESSION_RATIO", 100)
+
+# --- Backups (comptoir backup / restore; the worker makes one every interval) ----------------
+COMPTOIR_BACKUP_DIR = Path(env_str("COMPTOIR_BACKUP_DIR", str(DATA_DIR / "backups")))
+COMPTOIR_BACKUP_KEEP = env_int("COMPTOIR_BACKUP_KEEP", 14)
+COMPTOIR_BACKUP_INTERVAL_HOURS = env_int("COMPTOIR_BACKUP_INTERVAL_HOURS", 24)  # 0: never
 
 # --- Background tasks -----------------------------------------------------------------------
 # Called every 20 s by each `comptoir worker` (unless --no-scheduler).
@@ -184,6 +240,7 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.search.services.index_outbox",
     "comptoir.quality.dedupe.refresh_all_indexes",
     "comptoir.quality.promotion.promotions_due",
+    "comptoir.core.backup.backup_due",
 ]
 
 # Seconds between two rounds of the periodic jobs in `comptoir worker`.

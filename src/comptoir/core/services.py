@@ -283,7 +283,7 @@ def _locked(instance: M) -> M:
     PostgreSQL; SQLite's immediate transactions hold the write lock from their start)."""
     manager = instance._meta.model._default_manager
     try:
-        return manager.select_for_update().get(pk=instance.pk)  # type: ignore[no-any-return]
+        return manager.select_for_update().get(pk=instance.pk)  # type: ignore[return-value]
     except ObjectDoesNotExist as exc:
         raise NotFound(_("This record no longer exists: someone deleted it.")) from exc
 

@@ -362,7 +362,8 @@ def _read_all(object_type: str, stats: PairStats) -> tuple[list[Features], list[
     count, ranges = _ranges(model)
     workers = _workers()
     parallel = (workers > 1 and count >= PARALLEL_MIN and not connection.in_atomic_block
-                and not (connection.vendor == "sqlite" and connection.is_in_memory_db()))
+                and not (connection.vendor == "sqlite"
+                         and connection.is_in_memory_db()))  # type: ignore[attr-defined]
     feats: list[Features] = []
     names: list[str] = []
     blocks: Blocks = {}
