@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -506,8 +506,13 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         current: dict[int, dict[str, Any]] = {}
         names = sorted({k for _i, r in changed for k in r} | set(spec.derived_fields)
                        | (set(spec.fields) if check is not None else set()))
-        for chunk in _chunks(list(own.values())):
-            for row in spec.model._default_manager.filter(pk__in=chunk).values("pk", *names):
+        # Locked until the batch commits (PostgreSQL; SQLite's write lock is already held), in
+        # id order so two batches never deadlock: a concurrent edit is merged, not overwritten.
+        for chunk in _chunks(sorted(set(own.values()))):
+            rows = spec.model._default_manager.filter(pk__in=chunk)
+            if connection.in_atomic_block:
+                rows = rows.select_for_update()
+            for row in rows.order_by("pk").values("pk", *names):
                 current[row.pop("pk")] = row
         groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
         hash_updates = []
