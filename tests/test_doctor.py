@@ -27,15 +27,19 @@ def test_doctor_reports_a_safe_sqlite_site(tmp_path: Path) -> None:
     env = _site(tmp_path)
     done = _doctor(env, "--full")
     assert done.returncode == 0, done.stderr
-    checks = {c["name"]: c for c in json.loads(done.stdout)}
-    version = checks["SQLite version"]["value"]
+    checks = {c["key"]: c for c in json.loads(done.stdout)}
+    version = checks["sqlite_version"]["value"]
     assert tuple(int(p) for p in version.split()[0].split(".")) >= (3, 51, 3)
-    assert checks["SQLite version"]["level"] == "ok"
-    assert checks["Journal mode"]["value"] == "wal"
-    assert checks["Memory-mapped I/O"]["level"] == "ok"
-    assert checks["Integrity check"]["value"] == "ok"
-    assert checks["Last backup"]["level"] == "warning"  # none made yet
-    assert "free" in checks["Free disk space"]["value"]
+    assert checks["sqlite_version"]["level"] == "ok"
+    assert checks["journal_mode"]["value"] == "wal"
+    assert checks["mmap"]["level"] == "ok"
+    assert checks["integrity"]["value"] == "ok"
+    assert checks["last_backup"]["level"] == "warning"  # none made yet
+    assert checks["free_disk"]["level"] == "ok"
+    # the result is kept for the administrator's home, which never reads the whole base
+    recorded = json.loads((Path(env["COMPTOIR_DATA_DIR"]) / "integrity.json").read_text())
+    assert recorded["ok"] is True
+    assert recorded["full"] is True
 
 
 def test_doctor_fails_on_a_damaged_database(tmp_path: Path) -> None:
@@ -53,6 +57,6 @@ def test_doctor_fails_on_a_damaged_database(tmp_path: Path) -> None:
     done = _doctor(env)
     assert done.returncode == 1, done.stdout
     assert "FAIL" not in done.stdout  # JSON output
-    checks = {c["name"]: c for c in json.loads(done.stdout)}
-    assert checks["Database"]["level"] == "error"
-    assert "malformed" in checks["Database"]["value"]
+    checks = {c["key"]: c for c in json.loads(done.stdout)}
+    assert checks["database"]["level"] == "error"
+    assert "malformed" in checks["database"]["value"]

@@ -241,6 +241,7 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.quality.dedupe.refresh_all_indexes",
     "comptoir.quality.promotion.promotions_due",
     "comptoir.core.backup.backup_due",
+    "comptoir.core.health.integrity_due",
 ]
 
 # Seconds between two rounds of the periodic jobs in `comptoir worker`.

@@ -509,10 +509,10 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         # Locked until the batch commits (PostgreSQL; SQLite's write lock is already held), in
         # id order so two batches never deadlock: a concurrent edit is merged, not overwritten.
         for chunk in _chunks(sorted(set(own.values()))):
-            rows = spec.model._default_manager.filter(pk__in=chunk)
+            locked = spec.model._default_manager.filter(pk__in=chunk)
             if connection.in_atomic_block:
-                rows = rows.select_for_update()
-            for row in rows.order_by("pk").values("pk", *names):
+                locked = locked.select_for_update()
+            for row in locked.order_by("pk").values("pk", *names):
                 current[row.pop("pk")] = row
         groups: dict[tuple[str, ...], list[list[Any]]] = defaultdict(list)
         hash_updates = []

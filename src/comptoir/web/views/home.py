@@ -322,7 +322,7 @@ def health_section() -> dict[str, Any]:
     """The installation's health for administrators (what ``comptoir doctor`` says)."""
     from comptoir.core.health import run_checks
 
-    checks = run_checks()
+    checks = run_checks(integrity=False)  # the worker's last check: a page reads no base
     return {"checks": checks, "problems": [c for c in checks if c.level != "ok"]}
 
 
