@@ -16,7 +16,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from comptoir.core.errors import DomainError
+from comptoir.core.errors import BUSY_RETRY_AFTER, DomainError, database_busy
 from comptoir.core.services import validation_error_fields
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,13 @@ def register_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Exception)
     def on_crash(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if database_busy(exc):
+            log.warning("Database busy: %s %s answered 503", request.method, request.path)
+            response = respond(request, 503, "busy",
+                               _("The database is busy with other writes: nothing was saved. "
+                                 "Try again in a few seconds."))
+            response["Retry-After"] = str(BUSY_RETRY_AFTER)
+            return response
         log.exception("Unhandled API error")
         return respond(request, 500, "server_error",
                        _("Something went wrong on our side; it has been logged."))

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "comptoir.web.middleware.BusyDatabaseMiddleware",
 ]
 
 ROOT_URLCONF = "comptoir.config.urls"
@@ -118,7 +119,8 @@ else:
                 # WAL lets readers run while one writer writes; IMMEDIATE avoids the
                 # "database is locked" upgrade deadlock between concurrent writers.
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                # seconds a write waits for another's to end (then a 503 "try again")
+                "timeout": 30,
                 # No mmap: SQLite advises against it with several writing processes (the web
                 # workers, the worker, imports). The WAL is truncated back to 64 MB after a
                 # checkpoint so a burst of writes does not leave a huge file behind.

@@ -73,3 +73,14 @@ class StaleRecord(DomainError):
         self.details = {"version": version, "changed_by": changed_by, "changed_at": changed_at,
                         "conflicts": {k: {"yours": v[0], "current": v[1]}
                                       for k, v in self.conflicts.items()}}
+
+
+def database_busy(exc: BaseException) -> bool:
+    """A write that waited its whole turn for SQLite's write lock: nothing was written, and
+    the answer is "try again in a moment" (503), not a server error."""
+    from django.db import OperationalError
+
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+BUSY_RETRY_AFTER = 5  # seconds

@@ -98,6 +98,10 @@ class SyncRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The process running it: a run whose process is gone (killed) is seen at once, on the
+    # same machine, instead of after the heartbeat's staleness delay.
+    host = models.CharField(max_length=255, blank=True, default="")
+    pid = models.PositiveIntegerField(null=True, blank=True)
     read = models.PositiveIntegerField(_("read"), default=0)
     created = models.PositiveIntegerField(_("created"), default=0)
     updated = models.PositiveIntegerField(_("updated"), default=0)

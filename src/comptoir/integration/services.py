@@ -8,6 +8,8 @@ import hmac
 import importlib
 import importlib.util
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -88,14 +90,25 @@ def connection_validate(c: Connection) -> None:
 
 def _secret(value: Any) -> Any:
     """``env:NAME`` reads the secret from the environment, so it need not live in the DB."""
-    import os
-
     if isinstance(value, str) and value.startswith("env:"):
         name = value[4:]
         if name not in os.environ:
             raise ConfigError(f"The environment variable {name} holding a secret is not set.")
         return os.environ[name]
     return value
+
+
+def _process_gone(run: SyncRun) -> bool:
+    """Whether the process that claimed ``run`` is known to be dead (same machine only)."""
+    if run.status != SyncRun.Status.RUNNING or not run.pid or run.host != socket.gethostname():
+        return False
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def sync_run_start(connection: Connection, *, trigger: str = SyncRun.Trigger.MANUAL,
@@ -110,7 +123,7 @@ def sync_run_start(connection: Connection, *, trigger: str = SyncRun.Trigger.MAN
         now = timezone.now()
         for other in alive:
             beat = other.heartbeat_at or other.started_at or other.created_at
-            if now - beat < STALE_AFTER:
+            if now - beat < STALE_AFTER and not _process_gone(other):
                 raise Conflict(_("A run of %(name)s is already in progress (run %(id)s).")
                                % {"name": connection.name, "id": other.pk})
             SyncRun.objects.filter(pk=other.pk, status=other.status).update(
@@ -128,7 +141,8 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
     """Run a pending run to its end; never raises for a sync failure (it is on the run)."""
     now = timezone.now()
     claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now)
+        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now,
+        host=socket.gethostname(), pid=os.getpid())
     if claimed != 1:
         raise Conflict(_("Run %(id)s is not pending.") % {"id": run.pk})
     run.refresh_from_db()

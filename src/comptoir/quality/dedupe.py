@@ -568,14 +568,22 @@ def match_index_refresh(object_type: str) -> int:
     started = timezone.now() - timedelta(seconds=1)
     changed = source.model._default_manager.filter(updated_at__gt=state.watermark)
     feats = _prepare(object_type, changed).feats
-    rows = {(key_hash(k), f.id) for f in feats for k in spec.keys(f)}
-    with transaction.atomic():
-        source.key_model._default_manager.bulk_create(
-            [source.key_model(key=h, object_id=oid) for h, oid in rows], batch_size=5000,
-            ignore_conflicts=True)
-        MatchIndexState.objects.filter(pk=state.pk).update(
-            watermark=started, keys=models.F("keys") + len(rows))
+    rows = sorted({(key_hash(k), f.id) for f in feats for k in spec.keys(f)})
+    # Short transactions: after a large import this is hundreds of thousands of keys, and one
+    # transaction would hold SQLite's write lock long enough to time out users' saves. A key
+    # written twice (a run stopped before the watermark moved) is ignored.
+    for start in range(0, len(rows), REFRESH_CHUNK):
+        with transaction.atomic():
+            source.key_model._default_manager.bulk_create(
+                [source.key_model(key=h, object_id=oid)
+                 for h, oid in rows[start:start + REFRESH_CHUNK]],
+                batch_size=5000, ignore_conflicts=True)
+    MatchIndexState.objects.filter(pk=state.pk).update(
+        watermark=started, keys=models.F("keys") + len(rows))
     return len(feats)
+
+
+REFRESH_CHUNK = 5000
 
 
 def refresh_all_indexes() -> None:

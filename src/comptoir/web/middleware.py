@@ -12,6 +12,29 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
 
+class BusyDatabaseMiddleware:
+    """A save that waited its whole turn for SQLite's write lock gets a "try again" page (503,
+    ``Retry-After``) instead of a server error: nothing was written."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception
+                          ) -> HttpResponse | None:
+        from django.shortcuts import render
+
+        from comptoir.core.errors import BUSY_RETRY_AFTER, database_busy
+
+        if not database_busy(exception):
+            return None
+        response = render(request, "web/busy.html", status=503)
+        response["Retry-After"] = str(BUSY_RETRY_AFTER)
+        return response
+
+
 class UserLanguageMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
