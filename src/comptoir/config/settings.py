@@ -134,6 +134,9 @@ else:
                     "PRAGMA cache_size=-32768;"
                 ),
             },
+            # Tests on a real file too (not a shared in-memory database): the live server's
+            # threads then each have their own connection, as the web workers do.
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
