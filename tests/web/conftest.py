@@ -21,6 +21,13 @@ from django.test import Client
 # thread with a running loop unless told this is deliberate (tests only).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+try:  # a condition waited for, with a bound generous enough for a loaded CI machine
+    from playwright.sync_api import expect as _expect
+
+    _expect.set_options(timeout=20_000)
+except ImportError:  # without Playwright the browser tests are skipped (failed in CI)
+    pass
+
 CHROMIUM = os.environ.get("COMPTOIR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--disable-background-networking", "--disable-component-update",
@@ -68,7 +75,7 @@ def open_as(live_server: Any, browser: Any, transactional_db: None
         client.force_login(user)
         context = browser.new_context(locale="en-GB", timezone_id="Europe/Paris",
                                       **(PHONE if phone else {}))
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)
         context.add_cookies([{
             "name": settings.SESSION_COOKIE_NAME,
             "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
