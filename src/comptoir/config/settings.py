@@ -12,9 +12,10 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from comptoir.core.files import create_private_file, private_dir, private_sqlite_database, tighten
+
 from . import sqlite
 from .env import env_bool, env_int, env_list, env_str
-from .files import create_private_file, private_dir, private_sqlite_database, tighten
 
 # Before anything imports Django's SQLite backend: the bundled, current SQLite (see sqlite.py).
 SQLITE = sqlite.install()

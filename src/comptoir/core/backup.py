@@ -62,6 +62,8 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from .files import private_dir
+
 log = logging.getLogger(__name__)
 
 FORMAT = 1
@@ -130,8 +132,7 @@ def _ensure_dir(directory: Path) -> None:
     if directory.is_dir():
         return
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.chmod(0o700)
+        private_dir(directory)
     except OSError as exc:
         raise BackupError(f"Cannot create the backup folder {directory}: {exc}") from exc
 

@@ -254,7 +254,7 @@ def update_record(
     base = getattr(instance, "_base_values", None)
     expected = getattr(instance, "_expected_version", None)
     apply_fields(instance, data)
-    full_clean(instance)
+    _coerce(instance)  # typed values to compare; the whole record is validated once, below
     # a form says what the user changed since opening it, not since this request read the row
     intended = diff(before if base is None else base, snapshot(instance))
     current = _locked(instance)
@@ -276,6 +276,16 @@ def update_record(
     for f in instance._meta.concrete_fields:  # the caller's copy now shows the stored record
         setattr(instance, f.attname, getattr(current, f.attname))
     return instance
+
+
+def _coerce(instance: models.Model) -> None:
+    """Each field's value converted and checked (``clean_fields``), without the uniqueness
+    and constraint queries that :func:`full_clean` of the stored row runs afterwards."""
+    try:
+        instance.clean_fields()
+    except ValidationError as exc:
+        raise ValidationFailed(_("Some fields are not valid."),
+                               fields=validation_error_fields(exc)) from exc
 
 
 def _locked(instance: M) -> M:

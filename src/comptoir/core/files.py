@@ -1,6 +1,6 @@
 """Private files on disk: the data directory 0700, the secret key and the SQLite database 0600.
 
-Used by the settings, so no Django here.
+Used by the settings (before Django is set up) and by backups, so no Django here.
 """
 
 from __future__ import annotations
