@@ -214,3 +214,23 @@ def test_processes_editing_the_same_accounts_lose_no_acknowledged_write(
         assert trade == results["trade_name"][pk]
         assert custom[f"k{pk % 2}"] == results["custom"][pk]
         assert version == 1 + 20 * len(fields)
+
+
+def test_a_refused_stale_write_changes_nothing_and_odd_values_survive(owner: Any) -> None:
+    """One writer stores odd Unicode; another, from a stale copy, sends a bad e-mail with a
+    valid field: refused whole (422), and the first writer's value stays."""
+    from comptoir.core.errors import ValidationFailed
+
+    account = factories.account(by=owner, legal_name="Messy SA", owner_id=owner.pk)
+    first = Account.objects.get(pk=account.pk)
+    second = Account.objects.get(pk=account.pk)
+    odd = "Ｓｏｃｉété\u200b Ñandú 🚀 «Œuvre» l’Été"
+    account_update(account=first, user=owner, data={"trade_name": odd})
+    with pytest.raises(ValidationFailed) as refused:
+        account_update(account=second, user=owner,
+                       data={"billing_city": "Lille", "email": "jean@@exemple..fr"})
+    assert "email" in refused.value.fields
+    stored = Account.objects.get(pk=account.pk)
+    assert stored.trade_name == odd
+    assert stored.billing_city != "Lille"
+    assert stored.version == 2
