@@ -19,7 +19,8 @@ _REGISTRY: dict[str, type[Schema]] = {}
 
 # Identifiers and phones are stored compact ("732829320", "+33142685300") but typed with spaces
 # or dots; the services normalise them, so the schema only bounds their raw length loosely.
-NORMALISED = frozenset({"siren", "siret", "vat_number", "naf_code", "phone", "mobile"})
+NORMALISED = frozenset({"siren", "siret", "vat_number", "naf_code", "phone", "mobile",
+                        "fax"})
 
 
 def _bounds(field: models.Field) -> dict[str, Any]:

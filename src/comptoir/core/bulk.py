@@ -63,12 +63,13 @@ MATCH_MARGIN = 10.0  # a candidate this many points ahead of the next one is cle
 
 @dataclass
 class ChildRows:
-    """Rows a record owns and that travel with it: a document's lines.
+    """Rows a record owns and that travel with it: a document's lines, an account's addresses.
 
     The record carries them as a list under ``key``; they are part of its content hash, checked
     with ``clean`` (errors keyed ``lines.3.quantity``), completed by ``complete`` once their
     parents' and products' ids are known, and replaced as a whole when they change, so the
-    lines of a document are always the ones the other system last sent.
+    lines of a document are always the ones the other system last sent. A record sent without
+    the list leaves its rows as they are.
     """
 
     key: str
@@ -104,7 +105,9 @@ class BulkSpec:
     external_fks: dict[str, str] = field(default_factory=dict)  # attname -> object type
     # fields unique in the table, alone ("code") or together (("kind", "number"))
     unique: list[str | tuple[str, ...]] = field(default_factory=list)
-    children: ChildRows | None = None
+    # the lists of rows a record owns, each under its own key (each compared, replaced and
+    # audited on its own)
+    children: tuple[ChildRows, ...] = ()
 
 
 @dataclass
@@ -366,14 +369,17 @@ def _match_existing(spec: BulkSpec, system: str, new: list[tuple[int, dict[str, 
 @transaction.atomic
 def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, Any]],
                 user: Any, source: str = "bulk", parse: Cleaner | None = None,
-                match: Matcher | None = None, check: Checker | None = None
-                ) -> list[BulkResult]:
+                match: Matcher | None = None, check: Checker | None = None,
+                content_hashes: Sequence[str | None] | None = None) -> list[BulkResult]:
     """Create, update or skip each record by its ``external_id``; see the module docstring.
 
     ``parse`` checks a record's shape and types (the API's schema) before the domain rules; it
     runs only on records that are new or changed, so a re-sent batch costs one hash each.
     ``match`` links new records to the existing ones they surely duplicate; ``check`` (a
-    validation profile) refuses records that would be stored with gaps.
+    validation profile) refuses records that would be stored with gaps. ``content_hashes``
+    (one per record, None for the computed one) stands for a record's content when the caller
+    sends less than it read (a sync leaving an invalid value out), so the same source record
+    read again is recognised as unchanged.
     """
     now = timezone.now()
     user_id = user.pk if getattr(user, "is_authenticated", False) else None
@@ -394,7 +400,8 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             results[i].errors["external_id"] = [_("Sent twice in this call.")]
             continue
         seen.add(ext)
-        incoming.append((i, ext, record, content_hash(record)))
+        given = content_hashes[i] if content_hashes is not None else None
+        incoming.append((i, ext, record, given or content_hash(record)))
 
     hashes = {i: digest for i, _e, _r, digest in incoming}
     refs = _load_refs(system, spec.object_type, [ext for _i, ext, _r, _h in incoming])
@@ -402,8 +409,8 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
     custom_defs = custom_field_definitions(spec.object_type) if "custom" in spec.fields else {}
     new: list[tuple[int, dict[str, Any]]] = []
     changed: list[tuple[int, dict[str, Any]]] = []
-    children = spec.children
-    kids: dict[int, list[dict[str, Any]]] = {}  # record position -> its rows, when sent
+    # child key -> record position -> its rows, when the record sent that list
+    kids: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {} for c in spec.children}
     for i, ext, record, digest in incoming:
         ref = refs.get(ext)
         if ref is not None and ref[2] == digest:
@@ -414,15 +421,18 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             if errors:
                 results[i].errors = errors
                 continue
-        sent = record.pop(children.key, None) if children is not None else None
+        sent = {c.key: record.pop(c.key, None) for c in spec.children}
         cleaned, errors = spec.clean(record)
         _length_errors(spec.model, cleaned, errors)
-        if sent is not None and children is not None:
-            if isinstance(sent, list) and all(isinstance(row, dict) for row in sent):
-                kids[i], row_errors = children.clean(sent)
+        for children in spec.children:
+            listed = sent[children.key]
+            if listed is None:
+                continue
+            if isinstance(listed, list) and all(isinstance(row, dict) for row in listed):
+                kids[children.key][i], row_errors = children.clean(listed)
                 errors.update(row_errors)
             else:
-                errors[children.key] = [_("Expected a list of lines.")]
+                errors[children.key] = [_("Expected a list of rows.")]
         if "custom" in cleaned:
             try:
                 cleaned["custom"] = clean_custom_fields(
@@ -441,12 +451,15 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             if r.get(name) in (None, ""):
                 results[i].errors.setdefault(name.removesuffix("_id"), []).append(
                     _("This field is required."))
-    if children is not None and kids:
-        with_rows = [(i, r) for i, r in new + changed if i in kids and not results[i].errors]
-        _check_child_fks(children, system, with_rows, kids, results)
+    for children in spec.children:
+        mine = kids[children.key]
+        if not mine:
+            continue
+        with_rows = [(i, r) for i, r in new + changed if i in mine and not results[i].errors]
+        _check_child_fks(children, system, with_rows, mine, results)
         with_rows = [(i, r) for i, r in with_rows if not results[i].errors]
         if children.complete is not None and with_rows:
-            problems = children.complete([(r, kids[i]) for i, r in with_rows])
+            problems = children.complete([(r, mine[i]) for i, r in with_rows])
             for position, errors in problems.items():
                 results[with_rows[position][0]].errors.update(errors)
     new = [(i, r) for i, r in new if not results[i].errors]
@@ -486,18 +499,21 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             rows.append([values.get(a) for a in attnames])
         ids = insert_returning(spec.model, columns, rows)
         ref_rows = []
-        new_kids: dict[int, list[dict[str, Any]]] = {}
+        new_kids: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {}
+                                                                for c in spec.children}
         for (i, r), obj_id in zip(new, ids, strict=True):
             results[i].status, results[i].id = "created", obj_id
             changes = {k: [None, json_value(v)] for k, v in r.items() if v not in (None, "", {})}
-            if children is not None and kids.get(i):
-                new_kids[obj_id] = kids[i]
-                changes[children.key] = [None, _json_rows(children, kids[i])]
+            for children in spec.children:
+                child_rows = kids[children.key].get(i)
+                if child_rows:
+                    new_kids[children.key][obj_id] = child_rows
+                    changes[children.key] = [None, _json_rows(children, child_rows)]
             remember(obj_id, "create", changes)
             ref_rows.append((system, spec.object_type, results[i].external_id, obj_id,
                              hashes[i], now))
-        if children is not None:
-            _write_children(children, new_kids, replace=False)
+        for children in spec.children:
+            _write_children(children, new_kids[children.key], replace=False)
         insert_many(ExternalRef, ["system", "object_type", "external_id", "object_id",
                                   "content_hash", "synced_at"], ref_rows)
 
@@ -518,10 +534,13 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         hash_updates = []
         ref_rows = []
         stamped = any(f.attname == "updated_at" for f in spec.model._meta.concrete_fields)
-        sent_rows = [own[i] for i, _r in changed if i in kids]
-        rows_before = (_current_children(children, sent_rows)
-                       if children is not None and sent_rows else {})
-        replaced: dict[int, list[dict[str, Any]]] = {}
+        rows_before: dict[str, dict[int, list[dict[str, Any]]]] = {}
+        for children in spec.children:
+            sent_rows = [own[i] for i, _r in changed if i in kids[children.key]]
+            rows_before[children.key] = (_current_children(children, sent_rows)
+                                         if sent_rows else {})
+        replaced: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {}
+                                                               for c in spec.children}
         for i, r in changed:
             obj_id = own[i]
             before = current.get(obj_id)
@@ -544,12 +563,15 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                 continue
             diff = {k: [json_value(before.get(k)), json_value(v)] for k, v in r.items()
                     if json_value(before.get(k)) != json_value(v)}
-            if children is not None and i in kids:
-                old_rows = rows_before.get(obj_id, [])
-                if not _rows_equal(children, old_rows, kids[i]):
-                    replaced[obj_id] = kids[i]
+            for children in spec.children:
+                child_rows = kids[children.key].get(i)
+                if child_rows is None:
+                    continue
+                old_rows = rows_before[children.key].get(obj_id, [])
+                if not _rows_equal(children, old_rows, child_rows):
+                    replaced[children.key][obj_id] = child_rows
                     diff[children.key] = [_json_rows(children, old_rows),
-                                          _json_rows(children, kids[i])]
+                                          _json_rows(children, child_rows)]
             link = results[i].matched
             if link is not None:  # the link is a change of its own, said with its reasons
                 ref_rows.append((system, spec.object_type, results[i].external_id, obj_id,
@@ -568,8 +590,8 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             if cols or stamped:
                 update_many(spec.model, [_column(spec.model, c) for c in cols]
                             + (["updated_at"] if stamped else []), rows)
-        if children is not None:
-            _write_children(children, replaced, replace=True)
+        for children in spec.children:
+            _write_children(children, replaced[children.key], replace=True)
         update_many(ExternalRef, ["content_hash", "synced_at"], hash_updates)
         insert_many(ExternalRef, ["system", "object_type", "external_id", "object_id",
                                   "content_hash", "synced_at"], ref_rows)

@@ -1,17 +1,15 @@
 """REST routes for accounts, contacts, leads, pipelines and opportunities."""
 
-from typing import Any
+import datetime as dt
+from typing import Any, Literal
 
 from django.db.models import Prefetch
 from django.http import HttpRequest
-from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
-from comptoir.access import policy
 from comptoir.api.adapters import creator, deleter, updater
 from comptoir.api.bulk import register_bulk
 from comptoir.api.crud import ERRORS, Resource, register, register_nested
-from comptoir.core.errors import NotFound
 from comptoir.core.models import ObjectType
 
 from . import services
@@ -34,20 +32,77 @@ def duplicates_of(object_type: str) -> Any:
     return check
 
 
+class AddressOut(Schema):
+    id: int
+    kind: str
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    position: int
+
+
+class IdentifierOut(Schema):
+    id: int
+    type: str = Field(..., description="fr_siren, eu_vat, ch_uid…, empty when untyped")
+    value: str = Field(..., description="As the ERP has it")
+    compact: str = Field(..., description="Letters and digits only, upper case")
+    position: int
+
+
+class ChannelOut(Schema):
+    id: int
+    kind: str
+    value: str
+    name: str
+    position: int
+
+
+# What an account's bulk record may carry: each list replaces the account's rows of that kind
+# as a whole; a record without it leaves them. Values are stored as sent (lengths checked).
+class AddressIn(Schema):
+    kind: Literal["billing", "delivery", "other"] | None = None
+    name: str | None = Field(None, max_length=200)
+    street: str | None = Field(None, max_length=500)
+    postcode: str | None = Field(None, max_length=20)
+    city: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, max_length=2)
+    position: int | None = Field(None, ge=0)
+
+
+class IdentifierIn(Schema):
+    type: str | None = Field(None, max_length=40)
+    value: str = Field(..., min_length=1, max_length=100)
+    position: int | None = Field(None, ge=0)
+
+
+class ChannelIn(Schema):
+    kind: Literal["email", "phone", "mobile", "fax", "website", "other"] | None = None
+    value: str = Field(..., min_length=1, max_length=254)
+    name: str | None = Field(None, max_length=200)
+    position: int | None = Field(None, ge=0)
+
+
 ACCOUNT_WRITE = [
     "legal_name", "trade_name", "status", "siren", "siret", "vat_number", "naf_code",
     "billing_street", "billing_postcode", "billing_city", "billing_country", "shipping_street",
-    "shipping_postcode", "shipping_city", "shipping_country", "phone", "email", "website",
-    "headcount_band", "owner", "territory", "parent", "payment_terms", "credit_limit", "custom",
+    "shipping_postcode", "shipping_city", "shipping_country", "phone", "mobile", "fax", "email",
+    "website", "headcount_band", "owner", "territory", "parent", "payment_terms",
+    "credit_limit", "active", "custom",
 ]
 accounts = Resource(
     model=Account, object_type=ObjectType.ACCOUNT, path="accounts", tag="accounts",
     duplicates_fn=duplicates_of("account"),
-    out_fields=[*ACCOUNT_WRITE, "created_at", "updated_at"], write_fields=ACCOUNT_WRITE,
+    out_fields=[*ACCOUNT_WRITE, "erp_deleted_at", "created_at", "updated_at"],
+    write_fields=ACCOUNT_WRITE,
+    out_extra={"addresses": (list[AddressOut], []), "identifiers": (list[IdentifierOut], []),
+               "channels": (list[ChannelOut], [])},
+    prefetch_related=["addresses", "identifiers", "channels"],
     filter_fields=["legal_name", "status", "siren", "siret", "vat_number", "naf_code",
                    "billing_postcode", "billing_city", "billing_country", "headcount_band",
                    "owner", "territory", "parent", "payment_terms", "email", "created_at",
-                   "updated_at", "credit_limit"],
+                   "updated_at", "credit_limit", "active"],
     ordering=["legal_name", "created_at", "updated_at", "siren", "billing_postcode", "id"],
     default_ordering="legal_name", search_fields=["legal_name", "trade_name"],
     create_fn=creator(services.account_create),
@@ -57,7 +112,8 @@ accounts = Resource(
 
 CONTACT_WRITE = [
     "account", "civility", "first_name", "last_name", "job_title", "email", "email_secondary",
-    "phone", "mobile", "marketing_consent", "consent_date", "consent_source", "owner", "custom",
+    "phone", "mobile", "mailing_street", "mailing_postcode", "mailing_city", "mailing_country",
+    "marketing_consent", "consent_date", "consent_source", "owner", "custom",
 ]
 contacts = Resource(
     model=Contact, object_type=ObjectType.CONTACT, path="contacts", tag="contacts",
@@ -181,8 +237,16 @@ register_nested(router, accounts, contacts, "account_id", "contacts")
 register_nested(router, accounts, opportunities, "account_id", "opportunities")
 register_nested(router, contacts, opportunities, "contact_id", "opportunities")
 
-register_bulk(router, accounts, ACCOUNT_BULK,
-              {"parent_external_id": (str | None, None)})
+register_bulk(router, accounts, ACCOUNT_BULK, {
+    "parent_external_id": (str | None, None),
+    "erp_deleted_at": (dt.datetime | None, Field(None, description="Deleted in the ERP on")),
+    "addresses": (list[AddressIn] | None,
+                  Field(None, description="Replace the account's addresses as a whole")),
+    "identifiers": (list[IdentifierIn] | None,
+                    Field(None, description="Replace the account's identifiers as a whole")),
+    "channels": (list[ChannelIn] | None,
+                 Field(None, description="Replace the account's phones, e-mails… as a whole")),
+})
 register_bulk(router, contacts, CONTACT_BULK,
               {"account_external_id": (str | None, None)})
 
@@ -191,18 +255,7 @@ class TerritoryRunOut(Schema):
     moved: dict[str, int]
 
 
-@router.post("/accounts/{account_id}/promote", response={200: Any, **ERRORS}, tags=["accounts"])
-def promote(request: HttpRequest, account_id: int) -> Any:
-    """Have the account created as a customer in the ERP (data managers, administrators).
-
-    The ERP connection picks the request up from the event stream; the account's external
-    references show when the ERP has it.
-    """
-    account = Account.objects.filter(pk=account_id).first()
-    if account is None or not policy.can(request.user, "view", account):
-        raise NotFound(_("No such account."))
-    account = services.account_promote(account=account, user=request.user)
-    return {"id": account.pk, "status": account.status, "promoted": True}
+# ``POST /accounts/{id}/promote`` is in ``quality.promotion_api``: it applies the ERP profile.
 
 
 @router.post("/accounts/assign-territories", response={200: TerritoryRunOut, **ERRORS},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -68,6 +69,8 @@ class Account(CustomFieldsModel):
     shipping_city = models.CharField(_("shipping city"), max_length=100, blank=True)
     shipping_country = models.CharField(_("shipping country"), max_length=2, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
+    mobile = models.CharField(_("mobile"), max_length=32, blank=True)
+    fax = models.CharField(_("fax"), max_length=32, blank=True)
     email = models.CharField(_("e-mail"), max_length=254, blank=True)
     website = models.CharField(_("website"), max_length=200, blank=True)
     headcount_band = models.CharField(_("headcount band"), max_length=2,
@@ -82,6 +85,10 @@ class Account(CustomFieldsModel):
                                      choices=PaymentTerms.choices, blank=True)
     credit_limit = models.DecimalField(_("credit limit"), max_digits=14, decimal_places=2,
                                        null=True, blank=True)
+    # Mirrored from the ERP: an archived (inactive) or deleted party stays here with its
+    # history, but is no longer offered for new business (see ``open_for_business``).
+    active = models.BooleanField(_("active"), default=True, db_default=True)
+    erp_deleted_at = models.DateTimeField(_("deleted in the ERP on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("account")
@@ -97,6 +104,130 @@ class Account(CustomFieldsModel):
 
     def __str__(self) -> str:
         return self.legal_name
+
+    @property
+    def open_for_business(self) -> bool:
+        """Whether new quotes, orders and deals may be started for it."""
+        return self.active and self.erp_deleted_at is None
+
+
+def open_for_business() -> models.Q:
+    """The accounts offered for new quotes, orders and deals: active and not deleted in the
+    ERP. Existing documents of the others stay readable and editable."""
+    return models.Q(active=True, erp_deleted_at__isnull=True)
+
+
+# --- What an ERP party carries beyond the first-class fields ------------------------------
+#
+# Stored as the ERP has them (only lengths and choices checked): a malformed e-mail in the
+# ERP's contact mechanisms is still data the rep wants to see. The first-class fields of
+# Account (billing/shipping address, phone, e-mail, SIREN, VAT…) keep their own validation.
+
+def compact_identifier(value: str) -> str:
+    """An identifier reduced to its letters and digits, upper case: ``CHE-123.456.789`` →
+    ``CHE123456789``, so it is found however it is typed."""
+    return "".join(c for c in value if c.isalnum()).upper()
+
+
+# Readable labels of the identifier types an ERP sends (python-stdnum codes, as Tryton uses
+# them); an unknown type is shown by its code.
+IDENTIFIER_TYPES: dict[str, Any] = {
+    "fr_siren": _("SIREN"),
+    "fr_siret": _("SIRET"),
+    "fr_tva": _("French VAT"),
+    "fr_nif": _("French tax number"),
+    "eu_vat": _("EU VAT"),
+    "eu_eori": _("EORI"),
+    "ch_uid": _("Swiss UID"),
+    "ch_vat": _("Swiss VAT"),
+    "be_vat": _("Belgian VAT"),
+    "de_vat": _("German VAT"),
+    "de_hrb": _("German trade register"),
+    "de_handelsregisternummer": _("German trade register"),
+    "gb_vat": _("UK VAT"),
+    "lu_tva": _("Luxembourg VAT"),
+    "es_nif": _("Spanish NIF"),
+    "it_iva": _("Italian VAT"),
+}
+
+
+class AccountAddress(models.Model):
+    class Kind(models.TextChoices):
+        BILLING = "billing", _("Billing")
+        DELIVERY = "delivery", _("Delivery")
+        OTHER = "other", _("Other")
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="addresses")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    name = models.CharField(_("label"), max_length=200, blank=True)
+    street = models.CharField(_("street"), max_length=500, blank=True)  # may hold several lines
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+        ordering = ["account", "position", "id"]
+        indexes = [models.Index(fields=["account", "position"], name="account_address_pos")]
+
+    def __str__(self) -> str:
+        return ", ".join(p for p in (self.street.replace("\n", " "), self.postcode, self.city)
+                         if p)
+
+
+class AccountIdentifier(models.Model):
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="identifiers")
+    type = models.CharField(_("type"), max_length=40, blank=True)  # "" when the ERP gives none
+    value = models.CharField(_("value"), max_length=100)
+    compact = models.CharField(_("compact value"), max_length=100, blank=True, db_index=True,
+                               editable=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("identifier")
+        verbose_name_plural = _("identifiers")
+        ordering = ["account", "position", "id"]
+        indexes = [models.Index(fields=["account", "position"], name="account_identifier_pos")]
+
+    def __str__(self) -> str:
+        return f"{self.type_label} {self.value}"
+
+    @property
+    def type_label(self) -> str:
+        label = IDENTIFIER_TYPES.get(self.type)
+        return str(label) if label is not None else (self.type or str(_("Identifier")))
+
+
+class AccountChannel(models.Model):
+    """One way to reach the party (Tryton's *contact mechanism*)."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        PHONE = "phone", _("Phone")
+        MOBILE = "mobile", _("Mobile")
+        FAX = "fax", _("Fax")
+        WEBSITE = "website", _("Website")
+        OTHER = "other", _("Other")
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="channels")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OTHER)
+    value = models.CharField(_("value"), max_length=254)
+    name = models.CharField(_("label"), max_length=200, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("contact channel")
+        verbose_name_plural = _("contact channels")
+        ordering = ["account", "position", "id"]
+        indexes = [models.Index(fields=["account", "position"], name="account_channel_pos")]
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Contact(CustomFieldsModel):
@@ -120,6 +251,10 @@ class Contact(CustomFieldsModel):
     email_secondary = models.CharField(_("other e-mail"), max_length=254, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     mobile = models.CharField(_("mobile"), max_length=32, blank=True)
+    mailing_street = models.CharField(_("mailing street"), max_length=200, blank=True)
+    mailing_postcode = models.CharField(_("mailing postcode"), max_length=12, blank=True)
+    mailing_city = models.CharField(_("mailing city"), max_length=100, blank=True)
+    mailing_country = models.CharField(_("mailing country"), max_length=2, blank=True)
     marketing_consent = models.CharField(_("marketing consent"), max_length=8,
                                          choices=Consent.choices, default=Consent.UNKNOWN)
     consent_date = models.DateTimeField(_("consent date"), null=True, blank=True)

@@ -62,7 +62,8 @@ def clean_account_data(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     _check(errors, out, "naf_code", identifiers.check_naf)
     _check(errors, out, "email", identifiers.check_email)
     country = str(out.get("billing_country") or "FR")
-    _check(errors, out, "phone", lambda v: identifiers.check_phone(v, country))
+    for field in ("phone", "mobile", "fax"):
+        _check(errors, out, field, lambda v: identifiers.check_phone(v, country))
     for field in ("billing_country", "shipping_country"):
         if out.get(field):
             out[field] = str(out[field]).strip().upper()
@@ -74,6 +75,8 @@ def clean_account_data(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
             errors.setdefault("siret", []).append(_("The SIRET does not belong to this SIREN."))
     if "legal_name" in out and out["legal_name"] is not None:
         out["legal_name"] = str(out["legal_name"]).strip()
+    if "active" in out and out["active"] is None:  # a mirror of the ERP's flag: yes or no
+        errors.setdefault("active", []).append(_("Say whether the account is active."))
     return out, errors
 
 
@@ -85,6 +88,8 @@ def clean_person_data(data: Mapping[str, Any], *, country: str = "FR"
         _check(errors, out, field, identifiers.check_email)
     for field in ("phone", "mobile"):
         _check(errors, out, field, lambda v: identifiers.check_phone(v, country))
+    if out.get("mailing_country"):
+        out["mailing_country"] = str(out["mailing_country"]).strip().upper()
     return out, errors
 
 
@@ -265,6 +270,20 @@ def _account_for_write(user: Any, account_id: Any) -> Account:
         raise ValidationFailed(_("Choose an account you can work on."),
                                fields={"account": [_("Unknown or not accessible account.")]})
     return account
+
+
+def require_open_for_business(account: Account) -> None:
+    """Refuse to start new business (a quote, an order, a deal) with an account the ERP has
+    archived or deleted; what it already has stays readable and editable."""
+    if account.open_for_business:
+        return
+    field_message = (_("Deleted in the ERP: choose an active account.")
+                     if account.erp_deleted_at is not None
+                     else _("Inactive: choose an active account."))
+    raise ValidationFailed(
+        _("%(account)s is no longer active: new quotes, orders and deals cannot be started "
+          "for it.") % {"account": account.legal_name},
+        fields={"account": [field_message]})
 
 
 @transaction.atomic
@@ -531,7 +550,7 @@ def opportunity_create(*, user: Any, data: Mapping[str, Any],
                        custom: Mapping[str, Any] | None = None,
                        source: str = "app") -> Opportunity:
     values = dict(data)
-    _account_for_write(user, values.get("account_id"))
+    require_open_for_business(_account_for_write(user, values.get("account_id")))
     if not values.get("pipeline_id"):
         values["pipeline_id"] = default_pipeline().pk
     if not values.get("stage_id"):
@@ -561,7 +580,7 @@ def opportunity_update(*, opportunity: Opportunity, user: Any, data: Mapping[str
     before = snapshot(opportunity)
     values = dict(data)
     if "account_id" in values and values["account_id"] != opportunity.account_id:
-        _account_for_write(user, values["account_id"])
+        require_open_for_business(_account_for_write(user, values["account_id"]))
     if "owner_id" in values:
         _check_owner(user, values["owner_id"], record=opportunity)
     stage_changed = "stage_id" in values and values["stage_id"] != opportunity.stage_id

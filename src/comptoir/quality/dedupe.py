@@ -525,6 +525,11 @@ def _store_pairs(object_type: str, spec: Any, config: MatchConfig, feats: list[F
         for pk, left, right, status, score in DuplicatePair.objects.filter(
             object_type=object_type).values_list("id", "left_id", "right_id", "status", "score")
     }
+    # pairs another system proposed (see pair_propose): the batch neither rescores them (it
+    # would drop their reason) nor removes them (the fields alone may not match)
+    pinned = set(DuplicatePair.objects.filter(
+        object_type=object_type, status=DuplicatePair.Status.OPEN,
+        keys__icontains=SAME_EXTERNAL).values_list("id", flat=True))
     now = timezone.now()
     new: list[DuplicatePair] = []
     rescored: list[DuplicatePair] = []
@@ -538,12 +543,13 @@ def _store_pairs(object_type: str, spec: Any, config: MatchConfig, feats: list[F
             new.append(DuplicatePair(
                 object_type=object_type, left_id=a.id, right_id=b.id, score=score,
                 reasons=[r.as_dict() for r in reasons], keys=_pair_keys(spec, a, b)))
-        elif known[1] == DuplicatePair.Status.OPEN and abs(known[2] - score) >= 0.05:
+        elif (known[1] == DuplicatePair.Status.OPEN and known[0] not in pinned
+              and abs(known[2] - score) >= 0.05):
             rescored.append(DuplicatePair(
                 pk=known[0], score=score, reasons=[r.as_dict() for r in reasons],
                 keys=_pair_keys(spec, a, b), scored_at=now))
     stale = [pk for pk, status, _score in existing.values()
-             if status == DuplicatePair.Status.OPEN]
+             if status == DuplicatePair.Status.OPEN and pk not in pinned]
     with transaction.atomic():
         DuplicatePair.objects.bulk_create(new, batch_size=2000)
         DuplicatePair.objects.bulk_update(rescored, ["score", "reasons", "keys", "scored_at"],
@@ -655,6 +661,60 @@ def pair_reopen(*, pair: DuplicatePair, user: Any) -> DuplicatePair:
     pair.decided_by = None
     pair.decided_at = None
     pair.save(update_fields=["status", "decided_by", "decided_at"])
+    return pair
+
+
+# Added for the outbound connector (I5, I8): an ERP that answers a new customer with a party
+# another account is already linked to says the two accounts are one company; the pair goes to
+# the same queue, where the data manager merges or dismisses it like any other.
+SAME_EXTERNAL = "erp_party"  # the reason's field and the key kind of such a pair
+
+
+@transaction.atomic
+def pair_propose(*, object_type: str, first_id: int, second_id: int, system: str,
+                 external_id: str) -> DuplicatePair:
+    """Open (or reopen) the review pair of two records another system holds as one.
+
+    The score is the fields' own, raised to the "sure" threshold by a "same ERP party"
+    reason: the other system has matched them, so they head the queue. A pair dismissed
+    while it already carried that reason stays dismissed (the decision was made knowing
+    it); a pair dismissed on the fields alone is reopened, since this is new evidence.
+    """
+    source = source_for(object_type)
+    left, right = sorted((int(first_id), int(second_id)))
+    if left == right:
+        raise ValidationFailed(_("A record cannot be its own duplicate."))
+    spec, config = SPECS[object_type], match_config(object_type)
+    rows = {int(r["id"]): r for r in source.model._default_manager.filter(
+        pk__in=[left, right]).values(*source.fields, *((source.freq_field,)
+                                                         if source.freq_field else ()))}
+    if len(rows) != 2:
+        raise NotFound(_("Not found, or you cannot see it."))
+    a, b = spec.features(rows[left]), spec.features(rows[right])
+    if source.freq_field:
+        counts = _freq_counts(source, {source.freq_value(r) for r in rows.values()})
+        a.freq = counts.get(source.freq_value(rows[left]), 0)
+        b.freq = counts.get(source.freq_value(rows[right]), 0)
+    score, reasons = explain_pair(spec, config, a, b)
+    stated = {"field": SAME_EXTERNAL, "verdict": "equal",
+              "points": round(max(config.sure - score, 0.0), 1),
+              "system": system, "external_id": str(external_id)}
+    values = {"score": max(score, config.sure),
+              "reasons": [stated, *(r.as_dict() for r in reasons)],
+              "keys": sorted({SAME_EXTERNAL, *_pair_keys(spec, a, b)})}
+    pair = DuplicatePair.objects.select_for_update().filter(
+        object_type=object_type, left_id=left, right_id=right).first()
+    if pair is None:
+        return DuplicatePair.objects.create(object_type=object_type, left_id=left,
+                                            right_id=right, **values)
+    if pair.status != DuplicatePair.Status.OPEN and SAME_EXTERNAL in (pair.keys or []):
+        return pair
+    for name, value in values.items():
+        setattr(pair, name, value)
+    pair.status = DuplicatePair.Status.OPEN
+    pair.decided_by = None
+    pair.decided_at = None
+    pair.save(update_fields=[*values, "status", "decided_by", "decided_at", "scored_at"])
     return pair
 
 

@@ -17,8 +17,11 @@ may change it) ask by hand. Requests are read through the access policy
 **Deciding.** Data managers and administrators only. :func:`promotion_review` gives what the
 ERP profile still lacks (``profiles.gaps(..., "erp")``) and the existing customers the prospect
 may be. :func:`promotion_approve` refuses while gaps remain, else promotes the account
-(``crm.services.account_promote``: status customer, ``account.promoted`` event); the outbound
+(:func:`account_promote_checked`, which ``POST /accounts/{id}/promote`` calls too:
+``crm.services.account_promote``, status customer, ``account.promoted`` event); the outbound
 connector then creates the customer in the ERP and writes its external reference — the link.
+When the ERP answers with a party another account is already linked to, that account keeps
+the link and the two are put in the duplicate review queue instead (``dedupe.pair_propose``).
 :func:`promotion_merge` folds the prospect into the customer it turns out to be
 (``merge.merge_records``, the customer survives); :func:`promotion_reject` needs a reason.
 """
@@ -313,20 +316,33 @@ def gap_fields(found: Sequence[profiles.Gap]) -> dict[str, list[str]]:
 
 
 @transaction.atomic
-def promotion_approve(*, request: PromotionRequest, user: Any, source: str = "app"
-                      ) -> PromotionRequest:
-    """Approve: the account is promoted (customer, ``account.promoted`` event) and the
-    outbound connector creates it in the ERP. Refused while the ERP profile has gaps."""
+def account_promote_checked(*, account: Account, user: Any, source: str = "app") -> Account:
+    """Promote ``account`` (``crm.services.account_promote``) only once it meets the ERP
+    profile: the one gate of every way in — the review's approval, ``POST
+    /accounts/{id}/promote``, the command line — so none lets a half-filled customer through.
+
+    Data managers and administrators only (403 first: a rep learns nothing of the gaps);
+    then a 422 naming every gap by field, with the messages the review shows.
+    """
     from comptoir.crm.services import account_promote
 
     _require_data_manager(user)
-    request = _lock_pending(request)
-    account = Account.objects.get(pk=request.account_id)
     found = profiles.gaps("account", account, "erp")
     if found:
         raise ValidationFailed(_("Complete the account before its creation in the ERP."),
                                fields=gap_fields(found))
-    account_promote(account=account, user=user, source=source)
+    return account_promote(account=account, user=user, source=source)
+
+
+@transaction.atomic
+def promotion_approve(*, request: PromotionRequest, user: Any, source: str = "app"
+                      ) -> PromotionRequest:
+    """Approve: the account is promoted (customer, ``account.promoted`` event) and the
+    outbound connector creates it in the ERP. Refused while the ERP profile has gaps."""
+    _require_data_manager(user)
+    request = _lock_pending(request)
+    account_promote_checked(account=Account.objects.get(pk=request.account_id), user=user,
+                            source=source)
     return _decide(request, user, Status.APPROVED)
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
+from comptoir.access import policy
 from comptoir.api.crud import ERRORS
 from comptoir.api.listing import cursor_field, limit_field, paginate
 from comptoir.core.errors import NotFound
@@ -167,6 +168,28 @@ def promotion_merge(request: HttpRequest, pk: int, payload: MergeIn) -> Any:
                               user=request.user, customer_id=payload.customer_id,
                               source="api")
     return _out(promotion.promotion_get(request.user, pk))
+
+
+class PromotedOut(Schema):
+    id: int
+    status: str
+    promoted: bool
+
+
+@router.post("/accounts/{int:pk}/promote", response={200: PromotedOut, **ERRORS},
+             tags=["accounts"], operation_id="account_promote")
+def account_promote(request: HttpRequest, pk: int) -> Any:
+    """Have the account created as a customer in the ERP (data managers, administrators),
+    without a promotion request. Applies the whole ERP profile, like a request's approval:
+    422 with every gap as a field error (``__all__`` for a probable duplicate) until it is
+    met. The ERP connection picks the promotion up from the event stream; the account's
+    external references show when the ERP has it."""
+    account = Account.objects.filter(pk=pk).first()
+    if account is None or not policy.can(request.user, "view", account):
+        raise NotFound(_("No such account."))
+    account = promotion.account_promote_checked(account=account, user=request.user,
+                                                source="api")
+    return {"id": account.pk, "status": account.status, "promoted": True}
 
 
 @router.post("/accounts/{int:pk}/promotion-request",

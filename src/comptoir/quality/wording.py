@@ -16,6 +16,7 @@ FIELD_LABELS = {
     "phone": _l("phone"), "name": _l("name"), "company": _l("company"),
     "domain": _l("web domain"), "street": _l("street"), "postcode": _l("postcode"),
     "city": _l("city"), "place": _l("place"), "account": _l("account"),
+    "erp_party": _l("ERP party"),
 }
 VERDICTS = {
     "equal": _l("Same %(field)s"), "similar": _l("Similar %(field)s (%(similarity)d%%)"),

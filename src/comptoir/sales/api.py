@@ -13,7 +13,17 @@ from comptoir.crm.api import accounts, opportunities
 
 from . import services
 from .bulk import PRODUCT_BULK, SALES_DOCUMENT_BULK
-from .models import PriceList, Product, SalesDocument
+from .models import (
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    QUANTITY_DIGITS,
+    QUANTITY_PLACES,
+    UNIT_PRICE_DIGITS,
+    UNIT_PRICE_PLACES,
+    PriceList,
+    Product,
+    SalesDocument,
+)
 
 router = Router()
 
@@ -32,7 +42,9 @@ products = Resource(
 
 class PriceItem(Schema):
     product_id: int
-    unit_price: Decimal = Field(..., max_digits=14, decimal_places=2, ge=0)
+    # the model's precision; trailing zeros beyond it are accepted (``54.41400000``)
+    unit_price: Decimal = Field(..., max_digits=UNIT_PRICE_DIGITS,
+                                decimal_places=UNIT_PRICE_PLACES, ge=0)
     min_quantity: Decimal = Field(Decimal("1"), max_digits=12, decimal_places=3, gt=0)
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
@@ -56,8 +68,10 @@ pricelists = Resource(
 class LineIn(Schema):
     product_id: int | None = None
     description: str | None = Field(None, max_length=500)
-    quantity: Decimal = Field(Decimal("1"), max_digits=12, decimal_places=3)
-    unit_price: Decimal | None = Field(None, max_digits=14, decimal_places=2)
+    quantity: Decimal = Field(Decimal("1"), max_digits=QUANTITY_DIGITS,
+                              decimal_places=QUANTITY_PLACES)
+    unit_price: Decimal | None = Field(None, max_digits=UNIT_PRICE_DIGITS,
+                                       decimal_places=UNIT_PRICE_PLACES)
     discount_percent: Decimal = Field(Decimal("0"), ge=0, le=100, decimal_places=2)
     tax_rate: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
 
@@ -80,8 +94,8 @@ DOCUMENT_WRITE = ["kind", "number", "account", "contact", "opportunity", "price_
 salesdocuments = Resource(
     model=SalesDocument, object_type=ObjectType.SALES_DOCUMENT, path="sales-documents",
     tag="sales documents",
-    out_fields=[*DOCUMENT_WRITE, "total_excl_tax", "total_tax", "total_incl_tax", "created_at",
-                "updated_at"],
+    out_fields=[*DOCUMENT_WRITE, "total_excl_tax", "total_tax", "total_incl_tax",
+                "erp_deleted_at", "created_at", "updated_at"],
     write_fields=DOCUMENT_WRITE,
     out_extra={"lines": (list[LineOut], [])},
     write_extra={"lines": (list[LineIn] | None, None),
@@ -109,7 +123,7 @@ class BulkLineIn(LineIn):
                                             description="The product by its id in the system")
 
 
-_MONEY = (Decimal | None, Field(None, max_digits=14, decimal_places=2))
+_MONEY = (Decimal | None, Field(None, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES))
 register_bulk(router, salesdocuments, SALES_DOCUMENT_BULK, {
     "account_external_id": (str | None, None), "contact_external_id": (str | None, None),
     "price_list_external_id": (str | None, None),

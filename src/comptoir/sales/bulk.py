@@ -19,7 +19,14 @@ from comptoir.core.bulk import BulkSpec, ChildRows, Errors
 from comptoir.core.models import ObjectType
 from comptoir.crm.models import Account
 
-from .models import PriceList, PriceListItem, Product, SalesDocument, SalesDocumentLine
+from .models import (
+    QUANTITY_PLACES,
+    PriceList,
+    PriceListItem,
+    Product,
+    SalesDocument,
+    SalesDocumentLine,
+)
 from .services import lines_over_cap, money, totals_of
 
 PRODUCT_BULK = BulkSpec(
@@ -51,14 +58,23 @@ PRICE_LIST_BULK = BulkSpec(
 )
 
 
+_PRICE_FIELD = next(f for f in PriceListItem._meta.concrete_fields if f.attname == "unit_price")
+
+
 def _clean_price(data: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
+    """A list price is kept as the ERP has it (4 decimals), never rounded to cents."""
     out, errors = dict(data), {}
     price = out.get("unit_price")
     if price is not None:
-        if Decimal(price) < 0:
-            errors["unit_price"] = [_("Enter a price of zero or more.")]
+        try:
+            typed = _typed(_PRICE_FIELD, price)
+        except ValidationError as exc:
+            errors["unit_price"] = list(exc.messages)
         else:
-            out["unit_price"] = money(Decimal(price))
+            if typed is not None and typed < 0:
+                errors["unit_price"] = [_("Enter a price of zero or more.")]
+            else:
+                out["unit_price"] = typed
     _check_period(out, errors)
     return out, errors
 
@@ -120,7 +136,7 @@ def clean_lines(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Error
         if line.get("position") is None:
             line["position"] = n + 1
         if line.get("quantity") is None:
-            line["quantity"] = Decimal("1.000")
+            line["quantity"] = Decimal(1).quantize(Decimal(1).scaleb(-QUANTITY_PLACES))
         if line.get("discount_percent") is None:
             line["discount_percent"] = Decimal("0.00")
         out.append(line)
@@ -152,7 +168,7 @@ def complete_documents(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]
         if errors:
             problems[position] = errors
             continue
-        excl, tax, incl = totals_of(rows)
+        excl, tax, incl = totals_of(rows, document.get("currency"))
         if not any(name in document for name in MONEY_FIELDS[:3]):
             document.update(total_excl_tax=excl, total_tax=tax, total_incl_tax=incl)
             if "amount_due" not in document and document.get("kind") in (
@@ -163,11 +179,11 @@ def complete_documents(pairs: list[tuple[dict[str, Any], list[dict[str, Any]]]]
 
 def _clean_document(data: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
     out, errors = dict(data), {}
-    for name in MONEY_FIELDS:
-        if out.get(name) is not None:
-            out[name] = money(Decimal(out[name]))
     if out.get("currency"):
         out["currency"] = str(out["currency"]).strip().upper()
+    for name in MONEY_FIELDS:
+        if out.get(name) is not None:
+            out[name] = money(Decimal(out[name]), out.get("currency"))
     if out.get("number") is not None:
         out["number"] = str(out["number"]).strip()
     start, end = out.get("start_date"), out.get("end_date")
@@ -195,9 +211,9 @@ SALES_DOCUMENT_BULK = BulkSpec(
     external_fks={"account_id": ObjectType.ACCOUNT, "contact_id": ObjectType.CONTACT,
                   "price_list_id": ObjectType.PRICE_LIST},
     unique=[("kind", "number")],
-    children=ChildRows(key="lines", model=SalesDocumentLine, parent="document_id",
-                       fields=LINE_FIELDS, clean=clean_lines,
-                       external_fks={"product_id": ObjectType.PRODUCT},
-                       complete=complete_documents,
-                       computed=frozenset({"total_excl_tax"})),
+    children=(ChildRows(key="lines", model=SalesDocumentLine, parent="document_id",
+                        fields=LINE_FIELDS, clean=clean_lines,
+                        external_fks={"product_id": ObjectType.PRODUCT},
+                        complete=complete_documents,
+                        computed=frozenset({"total_excl_tax"})),),
 )

@@ -9,9 +9,16 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from comptoir.core.decimals import ExactDecimalField
 from comptoir.core.models import CustomFieldsModel, TimeStampedModel
 
+# Amounts (totals, amount due) at the currency's cents; unit prices and quantities as the
+# ERP keeps them (Tryton: 4 decimals, so a 10 % discount on 60.46 is 54.4140). At most 15
+# digits: all SQLite keeps exactly. Every decimal field takes trailing zeros beyond its places
+# (``ExactDecimalField``): ERPs write them.
 MONEY_DIGITS, MONEY_PLACES = 14, 2
+UNIT_PRICE_DIGITS, UNIT_PRICE_PLACES = 15, 4
+QUANTITY_DIGITS, QUANTITY_PLACES = 14, 4
 
 
 class Product(CustomFieldsModel):
@@ -29,8 +36,8 @@ class Product(CustomFieldsModel):
     name = models.CharField(_("name"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     unit = models.CharField(_("unit"), max_length=8, choices=Unit.choices, default=Unit.UNIT)
-    tax_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
-                                   default=Decimal("20.00"))
+    tax_rate = ExactDecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
+                                 default=Decimal("20.00"))
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -61,10 +68,10 @@ class PriceList(TimeStampedModel):
 class PriceListItem(models.Model):
     price_list = models.ForeignKey(PriceList, on_delete=models.CASCADE, related_name="items")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="prices")
-    unit_price = models.DecimalField(_("unit price"),
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
-    min_quantity = models.DecimalField(_("minimum quantity"), max_digits=12, decimal_places=3,
-                                       default=Decimal("1"))
+    unit_price = ExactDecimalField(_("unit price"),
+        max_digits=UNIT_PRICE_DIGITS, decimal_places=UNIT_PRICE_PLACES)
+    min_quantity = ExactDecimalField(_("minimum quantity"), max_digits=12, decimal_places=3,
+                                     default=Decimal("1"))
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
 
@@ -115,18 +122,20 @@ class SalesDocument(CustomFieldsModel):
     start_date = models.DateField(_("start date"), null=True, blank=True)
     end_date = models.DateField(_("end date"), null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
-    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"),
+    total_excl_tax = ExactDecimalField(_("total excl. tax"), default=Decimal("0"),
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
-    total_tax = models.DecimalField(_("tax"), default=Decimal("0"),
+    total_tax = ExactDecimalField(_("tax"), default=Decimal("0"),
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
-    total_incl_tax = models.DecimalField(_("total incl. tax"), default=Decimal("0"),
+    total_incl_tax = ExactDecimalField(_("total incl. tax"), default=Decimal("0"),
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
-    amount_due = models.DecimalField(_("amount due"), default=Decimal("0"),
+    amount_due = ExactDecimalField(_("amount due"), default=Decimal("0"),
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
                               blank=True, on_delete=models.SET_NULL,
                               related_name="sales_documents")
     notes = models.TextField(_("notes"), blank=True)
+    # Deleted in the ERP it came from: kept (it is history), marked with the date.
+    erp_deleted_at = models.DateTimeField(_("deleted in the ERP on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sales document")
@@ -147,17 +156,17 @@ class SalesDocumentLine(models.Model):
     product = models.ForeignKey(Product, verbose_name=_("product"), null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="+")
     description = models.CharField(_("description"), max_length=500)
-    quantity = models.DecimalField(_("quantity"), max_digits=12, decimal_places=3,
-                                   default=Decimal("1"))
-    unit_price = models.DecimalField(_("unit price"),
-        max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
-    discount_percent = models.DecimalField(
+    quantity = ExactDecimalField(_("quantity"), max_digits=QUANTITY_DIGITS,
+                                 decimal_places=QUANTITY_PLACES, default=Decimal("1"))
+    unit_price = ExactDecimalField(_("unit price"),
+        max_digits=UNIT_PRICE_DIGITS, decimal_places=UNIT_PRICE_PLACES)
+    discount_percent = ExactDecimalField(
         _("discount (%)"), max_digits=5, decimal_places=2, default=Decimal("0"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    tax_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
-                                   default=Decimal("20.00"))
-    total_excl_tax = models.DecimalField(_("total excl. tax"), default=Decimal("0"),
+    tax_rate = ExactDecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2,
+                                 default=Decimal("20.00"))
+    total_excl_tax = ExactDecimalField(_("total excl. tax"), default=Decimal("0"),
         max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
 
     class Meta:

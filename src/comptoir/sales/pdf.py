@@ -2,7 +2,8 @@
 
 Domain code: it reads the document and its lines and draws them with reportlab; the web layer
 only sends the bytes. Money is written the way the reader expects it (``1 234,56 €`` in
-French, ``€1,234.56`` in English), dates in the language's short format. Built with
+French, ``€1,234.56`` in English; a unit price with its significant decimals, ``54,414 €``),
+quantities without useless zeros, dates in the language's short format. Built with
 reportlab's standard fonts (WinAnsi encoding: every French character, € included), so the
 text stays searchable and copyable in the file.
 """
@@ -39,7 +40,7 @@ from reportlab.platypus.flowables import Flowable
 from comptoir.core.errors import ValidationFailed
 from comptoir.core.formatting import format_money, format_number
 
-from .models import SalesDocument, SalesDocumentLine
+from .models import UNIT_PRICE_PLACES, SalesDocument, SalesDocumentLine
 from .services import lines_over_cap, money
 
 DEFAULT_SELLER = "Comptoir"
@@ -65,13 +66,14 @@ class VatRow:
     tax: Decimal
 
 
-def vat_breakdown(lines: Sequence[SalesDocumentLine]) -> list[VatRow]:
+def vat_breakdown(lines: Sequence[SalesDocumentLine], currency: str | None = "EUR"
+                  ) -> list[VatRow]:
     """Base and VAT per rate, VAT computed on each rate's sum of lines (the rule of
     ``sales.services.compute_totals``, so the rows add up to the document's tax)."""
     base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
     for line in lines:
         base_by_rate[Decimal(line.tax_rate)] += Decimal(line.total_excl_tax or 0)
-    return [VatRow(rate, money(base), money(base * rate / Decimal(100)))
+    return [VatRow(rate, money(base, currency), money(base * rate / Decimal(100), currency))
             for rate, base in sorted(base_by_rate.items())]
 
 
@@ -184,7 +186,7 @@ def _lines_table(document: SalesDocument, lines: Sequence[SalesDocumentLine], st
         data.append([
             _p(description, st.cell),
             format_number(line.quantity),
-            format_money(line.unit_price, cur),
+            format_money(line.unit_price, cur, max_places=UNIT_PRICE_PLACES),
             f"{format_number(discount)}\xa0%" if discount else "",
             f"{format_number(line.tax_rate)}\xa0%",
             format_money(line.total_excl_tax, cur),
@@ -210,7 +212,7 @@ def _totals(document: SalesDocument, lines: Sequence[SalesDocumentLine], st: _St
             ) -> list[Flowable]:
     cur = document.currency
     out: list[Flowable] = []
-    vat = vat_breakdown(lines)
+    vat = vat_breakdown(lines, cur)
     if vat:
         rows: list[list[Any]] = [[_p(_("VAT rate"), st.small_right),
                                   _p(_("Base"), st.small_right), _p(_("VAT"), st.small_right)]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from comptoir.access import policy
+from comptoir.core.decimals import round_money
 from comptoir.core.errors import Forbidden, ValidationFailed
 from comptoir.core.models import ObjectType
 from comptoir.core.services import (
@@ -26,10 +27,17 @@ from comptoir.core.services import (
     update_record,
 )
 from comptoir.crm.models import Account
+from comptoir.crm.services import require_open_for_business
 
-from .models import PriceList, PriceListItem, Product, SalesDocument, SalesDocumentLine
+from .models import (
+    MONEY_PLACES,
+    PriceList,
+    PriceListItem,
+    Product,
+    SalesDocument,
+    SalesDocumentLine,
+)
 
-CENT = Decimal("0.01")
 NUMBER_PREFIX: dict[str, str] = {
     SalesDocument.Kind.QUOTE: "DEV", SalesDocument.Kind.ORDER: "CMD",
     SalesDocument.Kind.CONTRACT: "CTR", SalesDocument.Kind.INVOICE: "FAC",
@@ -37,8 +45,10 @@ NUMBER_PREFIX: dict[str, str] = {
 }
 
 
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+def money(value: Decimal, currency: str | None = "EUR") -> Decimal:
+    """An amount rounded half-up to the currency's decimals (EUR cents, whole yen), at most
+    the places of the amount columns."""
+    return round_money(Decimal(value), currency, max_places=MONEY_PLACES)
 
 
 def _catalogue_guard(user: Any) -> None:
@@ -82,6 +92,13 @@ def _replace_items(price_list: PriceList, items: Sequence[Mapping[str, Any]]) ->
             errors[f"items.{n}.product"] = [_("Unknown product.")]
             continue
         row = PriceListItem(price_list=price_list, **item)
+        if row.unit_price is not None:
+            try:  # the fields' own rules: 4 decimals, trailing zeros beyond them taken
+                full_clean(row, exclude=["price_list", "product"])
+            except ValidationFailed as exc:
+                for name, messages in exc.fields.items():
+                    errors[f"items.{n}.{name}"] = messages
+                continue
         if row.unit_price is None or Decimal(row.unit_price) < 0:
             errors[f"items.{n}.unit_price"] = [_("Enter a price of zero or more.")]
             continue
@@ -139,35 +156,45 @@ def price_for(price_list: PriceList, product_id: int, quantity: Decimal,
 
 # --- Sales documents -----------------------------------------------------------------------
 
-def _line_total(quantity: Any, unit_price: Any, discount_percent: Any) -> Decimal:
-    return money(Decimal(quantity) * Decimal(unit_price)
+def line_total(quantity: Any, unit_price: Any, discount_percent: Any,
+               currency: str | None = "EUR") -> Decimal:
+    """Quantity × unit price less the discount, computed exactly (4-decimal prices and
+    quantities) and rounded once, half-up, to the currency's decimals."""
+    with localcontext(Context(prec=60)):  # no rounding before the one that counts
+        exact = (Decimal(quantity) * Decimal(unit_price)
                  * (Decimal(100) - Decimal(discount_percent)) / Decimal(100))
+    return money(exact, currency)
 
 
-def _vat_totals(base_by_rate: Mapping[Decimal, Decimal]) -> tuple[Decimal, Decimal, Decimal]:
+def _vat_totals(base_by_rate: Mapping[Decimal, Decimal], currency: str | None
+                ) -> tuple[Decimal, Decimal, Decimal]:
     excl = sum(base_by_rate.values(), Decimal(0))
-    tax = sum((money(base * rate / Decimal(100)) for rate, base in base_by_rate.items()),
-              Decimal(0))
-    return money(excl), money(tax), money(excl + tax)
+    tax = sum((money(base * rate / Decimal(100), currency)
+               for rate, base in base_by_rate.items()), Decimal(0))
+    return money(excl, currency), money(tax, currency), money(excl + tax, currency)
 
 
-def compute_totals(lines: Sequence[SalesDocumentLine]) -> tuple[Decimal, Decimal, Decimal]:
-    """(excl. tax, tax, incl. tax); VAT computed per rate on the sum of lines, as on invoices."""
+def compute_totals(lines: Sequence[SalesDocumentLine], currency: str | None = "EUR"
+                   ) -> tuple[Decimal, Decimal, Decimal]:
+    """(excl. tax, tax, incl. tax); VAT computed per rate on the sum of lines, as on invoices;
+    each line total rounded to ``currency``'s decimals."""
     base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
     for line in lines:
-        line.total_excl_tax = _line_total(line.quantity, line.unit_price, line.discount_percent)
+        line.total_excl_tax = line_total(line.quantity, line.unit_price, line.discount_percent,
+                                         currency)
         base_by_rate[Decimal(line.tax_rate)] += line.total_excl_tax
-    return _vat_totals(base_by_rate)
+    return _vat_totals(base_by_rate, currency)
 
 
-def totals_of(rows: Sequence[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal]:
+def totals_of(rows: Sequence[dict[str, Any]], currency: str | None = "EUR"
+              ) -> tuple[Decimal, Decimal, Decimal]:
     """:func:`compute_totals` for lines given as dicts (the bulk path), same rules."""
     base_by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
     for row in rows:
-        row["total_excl_tax"] = _line_total(row.get("quantity", 1), row["unit_price"],
-                                            row.get("discount_percent") or 0)
+        row["total_excl_tax"] = line_total(row.get("quantity", 1), row["unit_price"],
+                                           row.get("discount_percent") or 0, currency)
         base_by_rate[Decimal(row["tax_rate"])] += row["total_excl_tax"]
-    return _vat_totals(base_by_rate)
+    return _vat_totals(base_by_rate, currency)
 
 
 def lines_over_cap(count: int) -> str | None:
@@ -227,10 +254,13 @@ def _build_lines(document: SalesDocument, lines: Sequence[Mapping[str, Any]]
 
 
 def _check_account(user: Any, account_id: Any) -> None:
+    """The account a new document is for (or an existing one moves to): one the user may work
+    on, still open for business."""
     account = Account.objects.filter(pk=account_id).first() if account_id else None
     if account is None or not policy.can(user, "change", account):
         raise ValidationFailed(_("Choose an account you can work on."),
                                fields={"account": [_("Unknown or not accessible account.")]})
+    require_open_for_business(account)
 
 
 def _check_links(document: SalesDocument) -> None:
@@ -261,7 +291,7 @@ def _apply_lines(document: SalesDocument, lines: Sequence[Mapping[str, Any]] | N
     if lines is None:
         return None
     built = _build_lines(document, lines)
-    excl, tax, incl = compute_totals(built)
+    excl, tax, incl = compute_totals(built, document.currency)
     document.total_excl_tax, document.total_tax, document.total_incl_tax = excl, tax, incl
     if not amount_due_given and document.kind in (SalesDocument.Kind.INVOICE,
                                                   SalesDocument.Kind.CREDIT_NOTE):

@@ -130,8 +130,8 @@ def delete_entries(entry_ids: Iterable[int]) -> int:
 
 
 def _read(source: Source, **lookup: Any) -> list[Row]:
-    return [source.row(d) for d in source.model._default_manager.filter(**lookup)
-            .order_by().values(*source.values)]
+    data = list(source.model._default_manager.filter(**lookup).order_by().values(*source.values))
+    return [source.row(d) for d in source.with_related(data)]
 
 
 def index_objects(source: Source, object_ids: Iterable[int]) -> tuple[int, int]:
@@ -334,7 +334,8 @@ def _batches(source: Source, batch_size: int) -> Iterator[list[Row]]:
     query = manager.order_by("-pk").values_list(*names)
     batch = list(query[:batch_size])
     while batch:
-        yield [source.row(dict(zip(names, values, strict=True))) for values in batch]
+        data = source.with_related([dict(zip(names, values, strict=True)) for values in batch])
+        yield [source.row(d) for d in data]
         batch = list(query.filter(pk__lt=batch[-1][0])[:batch_size])
 
 

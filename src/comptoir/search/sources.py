@@ -8,7 +8,8 @@ territory: when those change on the account, its children's rows are written aga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from django.db import models
 from comptoir.core.models import ObjectType
 
 from .models import OBJECT_ID_MASK, TYPE_SHIFT
-from .text import document_text, phone_words
+from .text import document_text, identifier_words, phone_words
 
 # Fields of an account that its children's rows repeat.
 ACCOUNT_FIELDS_IN_CHILDREN = frozenset({"legal_name", "trade_name", "owner_id", "territory_id"})
@@ -43,6 +44,8 @@ class Source:
     build: Callable[[Mapping[str, Any]], tuple[str, str, str]]  # title, subtitle, words
     owner: str | None = "owner_id"
     account: str | None = "account_id"  # None: not attached to an account
+    # record ids -> words of the rows they own (an account's identifiers), read per batch
+    related: Callable[[Sequence[int]], dict[int, str]] | None = None
 
     @property
     def model(self) -> type[models.Model]:
@@ -71,6 +74,15 @@ class Source:
             extra += (self.account, "account__owner_id", "account__territory_id")
         return ("id", *self.fields, *extra)
 
+    def with_related(self, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``data`` (rows of ``values``) with the words of the rows each record owns under
+        ``_related``: one query per batch, not per record."""
+        if self.related is not None and data:
+            words = self.related([int(d["id"]) for d in data])
+            for d in data:
+                d["_related"] = words.get(int(d["id"]), "")
+        return data
+
     def row(self, data: Mapping[str, Any]) -> Row:
         title, subtitle, words = self.build(data)
         owner = data[self.owner] if self.owner else None
@@ -96,7 +108,30 @@ def _account(d: Mapping[str, Any]) -> tuple[str, str, str]:
     trade = d["trade_name"] if d["trade_name"] != d["legal_name"] else ""
     return (d["legal_name"], _join(trade, place, d["siren"]),
             document_text(d["legal_name"], trade, d["siren"], d["siret"], d["billing_postcode"],
-                          d["billing_city"], d["email"], phone_words(d["phone"])))
+                          d["billing_city"], d["email"], phone_words(d["phone"]),
+                          phone_words(d["mobile"]), phone_words(d["fax"]),
+                          identifier_words(d["vat_number"]), d.get("_related", "")))
+
+
+_PHONE_KINDS = frozenset({"phone", "mobile", "fax"})
+_RELATED_CHUNK = 1000
+
+
+def _account_related(ids: Sequence[int]) -> dict[int, str]:
+    """Words of what an account owns beyond its columns: every identifier (however typed) and
+    every phone, e-mail or website the ERP gave."""
+    words: dict[int, list[str]] = defaultdict(list)
+    identifier = apps.get_model("crm.AccountIdentifier")
+    channel = apps.get_model("crm.AccountChannel")
+    for start in range(0, len(ids), _RELATED_CHUNK):
+        chunk = ids[start:start + _RELATED_CHUNK]
+        for account_id, value in (identifier._default_manager.filter(account_id__in=chunk)
+                                  .order_by().values_list("account_id", "value")):
+            words[account_id].append(identifier_words(value))
+        for account_id, kind, value in (channel._default_manager.filter(account_id__in=chunk)
+                                        .order_by().values_list("account_id", "kind", "value")):
+            words[account_id].append(phone_words(value) if kind in _PHONE_KINDS else value)
+    return {k: " ".join(v) for k, v in words.items()}
 
 
 def _contact(d: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -140,7 +175,8 @@ _ACCOUNT_NAMES = ("account__legal_name", "account__trade_name")
 SOURCES: dict[str, Source] = {s.object_type: s for s in (
     Source(ObjectType.ACCOUNT.value, 1, "crm.Account",
            ("legal_name", "trade_name", "siren", "siret", "billing_postcode", "billing_city",
-            "email", "phone"), _account, account="id"),
+            "email", "phone", "mobile", "fax", "vat_number"), _account, account="id",
+           related=_account_related),
     Source(ObjectType.CONTACT.value, 2, "crm.Contact",
            ("first_name", "last_name", "email", "email_secondary", "phone", "mobile",
             *_ACCOUNT_NAMES), _contact),

@@ -55,6 +55,20 @@ def phone_words(phone: str) -> str:
     return digits
 
 
+_RUNS = re.compile(r"[a-z]+|\d+")
+
+
+def identifier_words(value: str) -> str:
+    """An identifier as people may type it: its own words, its letters and digits run
+    together, and that form's letter and digit runs. ``CHE-123.456.789`` gives ``che 123 456
+    789 che123456789 123456789``: found by ``CHE123456789``, ``123.456.789`` (read as one
+    number by :func:`parse_query`) or ``CHE-123.456.789``."""
+    if not value:
+        return ""
+    joined = "".join(_fold(value).split())
+    return " ".join([value, joined, *_RUNS.findall(joined)])
+
+
 def document_text(*parts: str) -> str:
     """The indexed words of a record: its parts normalised, each word once, and numbers
     padded with zeros also without them (``CAS-000123`` is found by ``123``). Built once per

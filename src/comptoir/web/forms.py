@@ -15,6 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -33,7 +34,15 @@ from comptoir.activities.models import Activity
 from comptoir.core.errors import DomainError
 from comptoir.core.models import CustomField, ObjectType
 from comptoir.core.services import NON_FIELD, custom_field_definitions
-from comptoir.crm.models import Account, Contact, Lead, Opportunity, Pipeline, Stage
+from comptoir.crm.models import (
+    Account,
+    Contact,
+    Lead,
+    Opportunity,
+    Pipeline,
+    Stage,
+    open_for_business,
+)
 from comptoir.crm.services import clean_account_data, clean_person_data, default_pipeline
 from comptoir.quality import identifiers
 from comptoir.sales.models import Product
@@ -95,7 +104,18 @@ def _search_cases(qs: QuerySet[Any], text: str, depends: Any = None) -> QuerySet
 
 
 def _account_detail(a: Any) -> str:
-    return " · ".join(x for x in (a.billing_postcode, a.billing_city, a.siren) if x)
+    closed = "" if a.open_for_business else (
+        _("deleted in the ERP") if a.erp_deleted_at else _("inactive"))
+    return " · ".join(x for x in (a.billing_postcode, a.billing_city, a.siren, closed) if x)
+
+
+@dataclass(frozen=True)
+class PickerScope:
+    """A narrower choice for one use of a picker (accounts open for new business), and what
+    is said of a record outside it."""
+
+    narrow: Callable[[QuerySet[Any]], QuerySet[Any]]
+    refusal: Any
 
 
 def _contact_detail(c: Any) -> str:
@@ -112,11 +132,17 @@ class PickerKind:
     detail: Callable[[Any], str]
     related: tuple[str, ...] = ()
     unknown: Any = ""  # the message for an id or a text that finds nothing
+    scopes: Mapping[str, PickerScope] = dataclass_field(default_factory=dict)
 
+
+# New quotes, orders and deals are for accounts still active in the ERP.
+OPEN_ACCOUNTS = PickerScope(lambda qs: qs.filter(open_for_business()),
+                            _l("Inactive or deleted in the ERP: choose an active account."))
 
 PICKERS: dict[str, PickerKind] = {
     "account": PickerKind(Account, _search_accounts, lambda a: a.legal_name, _account_detail,
-                          unknown=_l("Unknown or not accessible account.")),
+                          unknown=_l("Unknown or not accessible account."),
+                          scopes={"open": OPEN_ACCOUNTS}),
     "contact": PickerKind(Contact, _search_contacts, str, _contact_detail, ("account",),
                           unknown=_l("Unknown or not accessible contact.")),
     "opportunity": PickerKind(Opportunity, _search_opportunities, lambda o: o.name,
@@ -128,21 +154,26 @@ PICKERS: dict[str, PickerKind] = {
 }
 
 
-def picker_queryset(kind: str, user: Any, action: policy.Action = "view") -> QuerySet[Any]:
+def picker_queryset(kind: str, user: Any, action: policy.Action = "view",
+                    scope: str = "") -> QuerySet[Any]:
+    """The records of ``kind`` the user may reach, narrowed by ``scope`` when the kind has it
+    (an unknown scope narrows nothing: it only ever comes from a URL)."""
     spec = PICKERS[kind]
     qs = spec.model._default_manager.all()
     if spec.related:
         qs = qs.select_related(*spec.related)
+    if scope in spec.scopes:
+        qs = spec.scopes[scope].narrow(qs)
     return policy.restrict(qs, user, action)
 
 
 def suggest(kind: str, user: Any, text: str, *, depends: Any = None,
-            action: policy.Action = "view") -> list[Any]:
+            action: policy.Action = "view", scope: str = "") -> list[Any]:
     """At most ``SUGGESTIONS`` records of ``kind`` the user may see, matching ``text``."""
     spec = PICKERS[kind]
     if depends is not None and not str(depends).isdigit():
         depends = None
-    return list(spec.search(picker_queryset(kind, user, action), text[:200], depends)
+    return list(spec.search(picker_queryset(kind, user, action, scope), text[:200], depends)
                 [:SUGGESTIONS])
 
 
@@ -161,6 +192,7 @@ class PickerWidget(forms.Widget):
         self.kind = kind
         self.depends_on = depends_on
         self.action = action
+        self.scope = ""
         self.labeller: Callable[[Any], str] | None = None
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> dict[str, str]:
@@ -185,10 +217,11 @@ class PickerWidget(forms.Widget):
             text = self.labeller(value) if self.labeller else ""
         final = self.build_attrs(self.attrs, attrs)
         url = reverse("web:suggest", args=[self.kind])
+        scope = f"&scope={self.scope}" if self.scope else ""
         return {"widget": {
             "name": name, "kind": self.kind, "attrs": final, "id": final.get("id", ""),
             "pk": pk, "text": text, "required": self.is_required,
-            "url": f"{url}?field={name}&action={self.action}",
+            "url": f"{url}?field={name}&action={self.action}{scope}",
             "depends_on": self.depends_on,
         }}
 
@@ -208,11 +241,23 @@ class PickerField(forms.Field):
         self.kind = kind
         self.action = action
         self.depends_on = depends_on
+        self.scope = ""
         self.queryset: QuerySet[Any] | None = None
+        self.reachable: QuerySet[Any] | None = None  # the same without the scope
         self.depends_value: Any = None
 
+    def narrow(self, scope: str, user: Any) -> None:
+        """Offer only the records of ``scope`` (accounts open for new business)."""
+        assert scope in PICKERS[self.kind].scopes, scope
+        self.scope = scope
+        assert isinstance(self.widget, PickerWidget)
+        self.widget.scope = scope
+        self.bind_user(user)
+
     def bind_user(self, user: Any) -> None:
-        self.queryset = picker_queryset(self.kind, user, self.action)
+        self.queryset = picker_queryset(self.kind, user, self.action, self.scope)
+        self.reachable = (picker_queryset(self.kind, user, self.action) if self.scope
+                          else self.queryset)
         qs = self.queryset
         label = PICKERS[self.kind].label
 
@@ -239,7 +284,7 @@ class PickerField(forms.Field):
         if pk:
             obj = self._lookup(pk)
             if obj is None:
-                raise forms.ValidationError(str(spec.unknown), code="invalid")
+                raise forms.ValidationError(self._unknown_message(pk), code="invalid")
             if not text or text == spec.label(obj):
                 return obj
         if not text:
@@ -255,6 +300,14 @@ class PickerField(forms.Field):
             raise forms.ValidationError(str(spec.unknown), code="invalid")
         raise forms.ValidationError(self.error_messages["ambiguous"], code="ambiguous",
                                     params={"text": text})
+
+    def _unknown_message(self, pk: Any) -> str:
+        """Why an id is refused: out of the scope (an inactive account), or not reachable."""
+        spec = PICKERS[self.kind]
+        if self.scope and self.reachable is not None and str(pk).isdigit() \
+                and len(str(pk)) <= 18 and self.reachable.filter(pk=int(pk)).exists():
+            return str(spec.scopes[self.scope].refusal)
+        return str(spec.unknown)
 
     def has_changed(self, initial: Any, data: Any) -> bool:
         before = initial.pk if isinstance(initial, Model) else initial
@@ -539,7 +592,8 @@ ACCOUNT_FIELDS = (
     "legal_name", "siren", "billing_postcode", "billing_city", "phone", "email", "website",
     "status", "owner", "trade_name", "siret", "vat_number", "naf_code", "billing_street",
     "billing_country", "shipping_street", "shipping_postcode", "shipping_city",
-    "shipping_country", "headcount_band", "parent", "payment_terms", "credit_limit",
+    "shipping_country", "mobile", "fax", "headcount_band", "parent", "payment_terms",
+    "credit_limit",
 )
 
 
@@ -549,7 +603,8 @@ class AccountForm(RecordForm):
             "website", "status", "owner")
     more = ("trade_name", "siret", "vat_number", "naf_code", "billing_street",
             "billing_country", "shipping_street", "shipping_postcode", "shipping_city",
-            "shipping_country", "headcount_band", "parent", "payment_terms", "credit_limit")
+            "shipping_country", "mobile", "fax", "headcount_band", "parent", "payment_terms",
+            "credit_limit")
     dedupe = ("legal_name", "siren", "email", "billing_postcode")
 
     owner = OwnerField(queryset=User.objects.none(), label=_l("Owner"), required=False)
@@ -560,7 +615,8 @@ class AccountForm(RecordForm):
     class Meta:
         model = Account
         fields = ACCOUNT_FIELDS
-        widgets = {"email": forms.EmailInput(), "phone": TelInput(),
+        widgets = {"email": forms.EmailInput(), "phone": TelInput(), "mobile": TelInput(),
+                   "fax": TelInput(),
                    "siren": forms.TextInput(attrs={"inputmode": "numeric"}),
                    "siret": forms.TextInput(attrs={"inputmode": "numeric"})}
         help_texts = {"siren": _l("9 digits; checked against its check digit."),
@@ -582,7 +638,8 @@ class ContactForm(RecordForm):
     object_type = ObjectType.CONTACT
     main = ("account", "first_name", "last_name", "job_title", "email", "phone", "mobile",
             "owner")
-    more = ("civility", "email_secondary", "marketing_consent", "consent_source")
+    more = ("civility", "email_secondary", "mailing_street", "mailing_postcode", "mailing_city",
+            "mailing_country", "marketing_consent", "consent_source")
     dedupe = ("account", "first_name", "last_name", "email")
 
     account = PickerField("account", label=_l("Account"), action="change")
@@ -591,11 +648,13 @@ class ContactForm(RecordForm):
     class Meta:
         model = Contact
         fields = ("account", "civility", "first_name", "last_name", "job_title", "email",
-                  "email_secondary", "phone", "mobile", "marketing_consent", "consent_source",
+                  "email_secondary", "phone", "mobile", "mailing_street", "mailing_postcode",
+                  "mailing_city", "mailing_country", "marketing_consent", "consent_source",
                   "owner")
         widgets = {"email": forms.EmailInput(), "email_secondary": forms.EmailInput(),
                    "phone": TelInput(),
                    "mobile": TelInput()}
+        help_texts = {"mailing_country": _l("Two-letter code: FR, BE, CH…")}
 
     def field_checks(self, data: Mapping[str, Any]) -> dict[str, list[str]]:
         account = self.cleaned_data.get("account") or (
@@ -688,7 +747,10 @@ class OpportunityForm(RecordForm):
                 self.initial["stage"] = first.pk
         for name in ("probability", "currency"):
             self.fields[name].required = False
-        if self.creating:
+        if self.creating:  # a new deal is for an account still active in the ERP
+            account = self.fields["account"]
+            assert isinstance(account, PickerField)
+            account.narrow("open", self.user)
             self.initial["probability"] = None
             self.fields["probability"].help_text = _("Empty: the stage's probability.")
         else:

@@ -138,6 +138,8 @@ class ListSpec:
     create_url: str = ""  # url name of the creation form
     empty_text: Label = ""
     extra_filter: Callable[[QuerySet[Any], str, Any], QuerySet[Any]] | None = None
+    # (label, tone) badges shown after a row's name: an inactive account stays listed, marked
+    badges: Callable[[Any], list[tuple[str, str]]] | None = None
 
     def column(self, key: str) -> Column | None:
         return next((c for c in self.columns if c.key == key), None)

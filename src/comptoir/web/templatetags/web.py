@@ -8,7 +8,8 @@ from typing import Any
 from django import template
 from django.utils.formats import number_format
 
-from comptoir.core.formatting import format_money
+from comptoir.core.formatting import format_money, format_number
+from comptoir.sales.models import UNIT_PRICE_PLACES
 
 register = template.Library()
 
@@ -28,6 +29,18 @@ STATUS_TONES = {
 def money(value: Any, currency: str = "EUR") -> str:
     """``1 234,56 €`` in French, ``€1,234.56`` in English."""
     return format_money(value, currency)
+
+
+@register.filter
+def price(value: Any, currency: str = "EUR") -> str:
+    """A unit price with its significant decimals: ``54,414 €``, ``12,50 €``."""
+    return format_money(value, currency, max_places=UNIT_PRICE_PLACES)
+
+
+@register.filter
+def quantity(value: Any) -> str:
+    """A quantity without useless zeros: ``1``, ``0,5``, ``2,333``."""
+    return format_number(value)
 
 
 @register.filter

@@ -218,6 +218,11 @@ def _prefill(kind: Kind, request: HttpRequest) -> dict[str, Any]:
             account = getattr(obj, "account", None)
             if account is not None and policy.can(request.user, "view", account):
                 initial["account"] = account
+    account = initial.get("account")
+    if kind.key == "opportunity" and isinstance(account, Account) \
+            and not account.open_for_business:  # not offered for new deals
+        initial.pop("account")
+        initial.pop("contact", None)
     if kind.key == "activity":
         wanted = request.GET.get("kind", "")
         initial["kind"] = wanted if wanted in Activity.Kind.values else Activity.Kind.CALL
@@ -449,10 +454,12 @@ def suggest_view(request: HttpRequest, kind: str) -> HttpResponse:
     text = (request.GET.get(f"{name}_label") or request.GET.get("q") or "")[:200]
     action: policy.Action = "change" if request.GET.get("action") == "change" else "view"
     depends = request.GET.get("account") if kind != "account" else None
+    scope = request.GET.get("scope", "")[:20]  # "open": accounts open for new business
     spec = PICKERS[kind]
     results = [{"pk": o.pk, "label": spec.label(o), "detail": spec.detail(o),
                 "url": detail_url(o)}
-               for o in suggest(kind, request.user, text, depends=depends, action=action)]
+               for o in suggest(kind, request.user, text, depends=depends, action=action,
+                                scope=scope)]
     context = {"results": results, "text": text, "kind": kind}
     template = "web/forms/suggestions.html" if _htmx(request) else "web/forms/suggest_page.html"
     return render(request, template, context)

@@ -24,6 +24,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
@@ -33,7 +34,15 @@ from comptoir.access.models import Territory
 from comptoir.activities.models import Activity
 from comptoir.core.exports import safe_row
 from comptoir.core.models import ExternalRef, ObjectType
-from comptoir.crm.models import Account, Contact, HeadcountBand, Lead, Opportunity, Stage
+from comptoir.crm.models import (
+    Account,
+    Contact,
+    HeadcountBand,
+    Lead,
+    Opportunity,
+    Stage,
+    open_for_business,
+)
 from comptoir.sales.models import Product, SalesDocument
 from comptoir.service.models import Case
 from comptoir.web import listing
@@ -57,7 +66,20 @@ def _account_extra(qs: QuerySet[Any], key: str, value: Any) -> QuerySet[Any]:
         linked = Exists(ExternalRef.objects.filter(object_type=ObjectType.ACCOUNT,
                                                    object_id=OuterRef("pk")))
         return qs.filter(linked) if value else qs.exclude(linked)
+    if key == "active":  # inactive: archived or deleted in the ERP
+        return qs.filter(open_for_business()) if value else qs.exclude(open_for_business())
     return qs
+
+
+def account_badges(account: Account) -> list[tuple[str, str]]:
+    """An account the ERP archived or deleted stays in the lists, marked (as Salesforce
+    shows inactive records), so its history is still found."""
+    if account.erp_deleted_at is not None:
+        day = date_format(timezone.localtime(account.erp_deleted_at), "SHORT_DATE_FORMAT")
+        return [(_("Deleted in the ERP on %(date)s") % {"date": day}, "danger")]
+    if not account.active:
+        return [(_("Inactive"), "warning")]
+    return []
 
 
 def _document_extra(qs: QuerySet[Any], key: str, value: Any) -> QuerySet[Any]:
@@ -86,10 +108,14 @@ SPECS: dict[str, ListSpec] = {
             Column("phone", _l("Phone"), default=False),
             Column("email", _l("E-mail"), default=False),
             Column("territory", _l("Territory"), default=False),
+            Column("active", _l("Active"), kind="bool", default=False),
+            Column("erp_deleted_at", _l("Deleted in the ERP on"), sort="erp_deleted_at",
+                   kind="datetime", default=False),
             OWNER, UPDATED, CREATED,
         ],
         filters=[
             Filter("status", _l("Status"), choices=Account.Status.choices),
+            Filter("active", _l("Active"), kind="bool", lookup="@active"),
             OWNER_FILTER,
             Filter("territory", _l("Territory"), lookup="territory_id", choices=_territories),
             Filter("postcode", _l("Postcode starts with"), kind="prefix",
@@ -102,10 +128,11 @@ SPECS: dict[str, ListSpec] = {
         select_related=["owner", "territory"],
         presets=[Preset("mine", _l("My accounts"), "owner=me"),
                  Preset("customers", _l("Customers"), "status=customer"),
-                 Preset("prospects", _l("Prospects"), "status=prospect")],
+                 Preset("prospects", _l("Prospects"), "status=prospect"),
+                 Preset("active", _l("Active accounts"), "active=1")],
         create_url="account_create",
         empty_text=_l("No accounts match. Add one or import a file."),
-        extra_filter=_account_extra,
+        extra_filter=_account_extra, badges=account_badges,
     ),
     "contact": ListSpec(
         key="contact", model=Contact, title=_l("Contacts"),
@@ -331,6 +358,7 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
     rows = [{
         "pk": obj.pk, "url": reverse(f"web:{spec.key}_detail", args=[obj.pk]),
         "cells": [(c, *display(c, obj)) for c in columns],
+        "badges": spec.badges(obj) if spec.badges is not None else [],
     } for obj in page.object_list]
     query = _clean_query(request.GET)
     saved = SavedView.objects.filter(user_id=int(request.user.pk or 0), list_key=key)

@@ -41,12 +41,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from comptoir.access import policy
 from comptoir.core.errors import DomainError
-from comptoir.core.formatting import format_number
+from comptoir.core.formatting import format_number, significant_places
 from comptoir.core.models import ExternalRef, ObjectType
 from comptoir.core.services import NON_FIELD
-from comptoir.crm.models import Account, Contact, Opportunity
+from comptoir.crm.models import Account, Contact, Opportunity, open_for_business
 from comptoir.sales import pdf
-from comptoir.sales.models import PriceList, Product, SalesDocument, SalesDocumentLine
+from comptoir.sales.models import (
+    UNIT_PRICE_PLACES,
+    PriceList,
+    Product,
+    SalesDocument,
+    SalesDocumentLine,
+)
 from comptoir.sales.services import (
     compute_totals,
     price_for,
@@ -96,6 +102,11 @@ def parse_decimal(raw: str) -> Decimal | None:
 def plain(value: Any, places: int | None = None) -> str:
     """A number for an input, in the user's decimal notation, without grouping."""
     return format_number(value, places, grouping=False)
+
+
+def plain_price(value: Any) -> str:
+    """A unit price for an input: its significant decimals, 2 to 4 (``54,414``, ``12,50``)."""
+    return plain(value, significant_places(Decimal(value), 2, UNIT_PRICE_PLACES))
 
 
 # --- The editor's state --------------------------------------------------------------------
@@ -252,7 +263,7 @@ def lines_from_document(document: SalesDocument) -> list[Line]:
     lines = []
     for row in rows:
         line = Line(product_id=row.product_id, product=row.product, description=row.description,
-                    quantity=plain(row.quantity), unit_price=plain(row.unit_price, 2),
+                    quantity=plain(row.quantity), unit_price=plain_price(row.unit_price),
                     discount=plain(row.discount_percent) if row.discount_percent else "",
                     tax_rate=plain(row.tax_rate))
         if row.product_id and document.price_list_id:
@@ -318,7 +329,7 @@ def reprice(ed: Editor) -> None:
                 line.note = _("No price in %(list)s for this product: enter a unit price.") % {
                     "list": price_list.name}
             continue
-        line.unit_price = line.list_price = plain(new, 2)
+        line.unit_price = line.list_price = plain_price(new)
 
 
 def compute(ed: Editor, *, saving: bool = False) -> list[SalesDocumentLine]:
@@ -361,10 +372,10 @@ def compute(ed: Editor, *, saving: bool = False) -> list[SalesDocumentLine]:
                                     line.product.tax_rate if line.product else Decimal(0)))
         pairs.append((line, row))
     built = [row for _line, row in pairs]
-    ed.totals = compute_totals(built)  # sets each row's total_excl_tax
+    ed.totals = compute_totals(built, ed.currency)  # sets each row's total_excl_tax
     for line, row in pairs:
         line.total = row.total_excl_tax
-    ed.vat = pdf.vat_breakdown(built)
+    ed.vat = pdf.vat_breakdown(built, ed.currency)
     return built
 
 
@@ -558,6 +569,10 @@ def quote_create(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("You may not create quotes for %(account)s.")
                        % {"account": account})
         return HttpResponseRedirect(reverse("web:account_detail", args=[account.pk]))
+    if not account.open_for_business:  # archived or deleted in the ERP: its history only
+        messages.error(request, _("%(account)s is no longer active: new quotes cannot be "
+                                  "started for it.") % {"account": account})
+        return HttpResponseRedirect(reverse("web:account_detail", args=[account.pk]))
     if request.method == "POST":
         return _handle_post(request, account, None)
     return _render(request, _new_editor(request, account, None, initial))
@@ -573,7 +588,7 @@ def _account_pk(raw: Any) -> int:
 def _choose_account(request: HttpRequest) -> HttpResponse:
     """Which account the quote is for: the user's recent accounts, or a search by name."""
     q = request.GET.get("q", "").strip()[:100]
-    visible = policy.restrict(Account.objects.all(), request.user)
+    visible = policy.restrict(Account.objects.filter(open_for_business()), request.user)
     if q:
         accounts = list(visible.filter(legal_name__istartswith=q).order_by("legal_name")[:10])
     else:

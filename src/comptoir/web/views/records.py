@@ -50,7 +50,7 @@ from comptoir.activities.models import Activity
 from comptoir.activities.services import activity_create
 from comptoir.core.errors import DomainError
 from comptoir.core.models import AuditEntry, CustomField, ExternalRef, ObjectType
-from comptoir.crm.models import Account, Contact, Lead, Opportunity
+from comptoir.crm.models import Account, AccountChannel, Contact, Lead, Opportunity
 from comptoir.documents.models import Attachment
 from comptoir.documents.services import attachment_create
 from comptoir.integration import ownership
@@ -176,6 +176,8 @@ def contact_facts(obj: Any, owned: dict[str, str]) -> list[Fact]:
         out.append(fact(obj, "phone", owned, url=f"tel:{obj.phone}" if obj.phone else ""))
     if hasattr(obj, "mobile"):
         out.append(fact(obj, "mobile", owned, url=f"tel:{obj.mobile}" if obj.mobile else ""))
+    if hasattr(obj, "fax") and obj.fax:
+        out.append(fact(obj, "fax", owned))
     if hasattr(obj, "email"):
         out.append(fact(obj, "email", owned, url=f"mailto:{obj.email}" if obj.email else ""))
     if getattr(obj, "website", ""):
@@ -185,6 +187,40 @@ def contact_facts(obj: Any, owned: dict[str, str]) -> list[Fact]:
         item.external = True
         out.append(item)
     return out
+
+
+def channel_url(kind: str, value: str) -> str:
+    """A link a click or a tap acts on, for the kinds that have one (values are the ERP's,
+    unchecked: the link is only ever mailto:, tel: or https:)."""
+    value = value.strip()
+    spaced = any(c.isspace() for c in value)
+    if not value or (spaced and kind in (AccountChannel.Kind.EMAIL, AccountChannel.Kind.WEBSITE)):
+        return ""
+    if kind == AccountChannel.Kind.EMAIL:
+        return f"mailto:{value}"
+    if kind in (AccountChannel.Kind.PHONE, AccountChannel.Kind.MOBILE):
+        return "tel:" + "".join(c for c in value if c.isdigit() or c == "+")
+    if kind == AccountChannel.Kind.WEBSITE:
+        return value if value.startswith(("http://", "https://")) else f"https://{value}"
+    return ""
+
+
+def party_context(account: Account) -> dict[str, Any]:
+    """What the ERP party carries beyond the first-class fields: every address, way to reach
+    it and identifier, in the ERP's order."""
+    channels = [{"kind": c.get_kind_display(), "value": c.value, "name": c.name,
+                 "url": channel_url(c.kind, c.value),
+                 "external": c.kind == AccountChannel.Kind.WEBSITE}
+                for c in account.channels.order_by("position", "id")]
+    return {
+        "addresses": list(account.addresses.order_by("position", "id")),
+        "account_identifiers": list(account.identifiers.order_by("position", "id")),
+        "channels": channels,
+    }
+
+
+def mailing_fact(contact: Contact, owned: dict[str, str]) -> Fact:
+    return address_fact(contact, "mailing_", _("Mailing address"), owned)
 
 
 def custom_facts(object_type: str, obj: Any) -> list[Fact]:
@@ -535,6 +571,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         opportunities=opportunities, more_opportunities=more_opps,
         cases=cases, more_cases=more_cases,
         doc_groups=groups, open_amounts=open_amounts, related=related,
+        **party_context(account),
         **timeline_context(request, "account", account),
         **attachments_context(request, "account", account, can_upload=can_change),
     )
@@ -566,6 +603,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
              system=owned.get("account", "")),
         fact(contact, "job_title", owned),
         *contact_facts(contact, owned),
+        mailing_fact(contact, owned),
         fact(contact, "email_secondary", owned),
         fact(contact, "marketing_consent", owned),
         fact(contact, "consent_date", owned),
