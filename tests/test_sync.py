@@ -15,7 +15,13 @@ from comptoir.core.models import AuditEntry, ExternalRef, OutboxEvent
 from comptoir.crm.models import Account, Contact
 from comptoir.integration.engine.core import Connector, Parameter, Record, Stream, register
 from comptoir.integration.engine.errors import TransientError
-from comptoir.integration.models import Connection, QuarantinedRecord, StreamState, SyncRun
+from comptoir.integration.models import (
+    Connection,
+    FieldIssue,
+    QuarantinedRecord,
+    StreamState,
+    SyncRun,
+)
 from comptoir.integration.services import sync_run, sync_run_start
 
 SOURCE: dict[str, list[dict[str, Any]]] = {}
@@ -144,13 +150,18 @@ def test_bad_records_are_quarantined_with_reason_and_the_rest_lands(connection: 
                          "mail": "martin@"}]
     run = sync_run(connection)
     assert run.status == SyncRun.Status.SUCCEEDED
-    assert (run.read, run.created, run.quarantined) == (6, 1, 5)
-    assert Account.objects.count() == 1
+    # the bad SIREN is an identifier: the customer lands without it, the value kept aside
+    assert (run.read, run.created, run.quarantined, run.dropped) == (6, 2, 4, 1)
+    assert Account.objects.count() == 2
     reasons = {q.position: q for q in QuarantinedRecord.objects.all()}
     assert reasons["row 2"].field == "status"
     assert "X" in reasons["row 2"].reason
     assert reasons["row 3"].field == "credit_limit"
-    assert reasons["row 4"].field == "siren"
+    assert "row 4" not in reasons
+    issue = FieldIssue.objects.get()
+    assert (issue.field, issue.value, issue.status) == ("siren", "123 456 789", "open")
+    landed = Account.objects.get(pk=issue.object_id)
+    assert (landed.legal_name, landed.siren) == (rows[3]["name"], "")
     assert reasons["row 5"].field == "external_id"
     assert "account_external_id" in reasons["row 1"].errors or "email" in reasons["row 1"].errors
     assert reasons["row 2"].payload["kind"] == "X"  # kept whole, to fix and replay
@@ -199,7 +210,12 @@ def test_deleted_at_the_source_become_tombstones(connection: Connection) -> None
     assert run.deleted == 1
     ref = ExternalRef.objects.get(external_id="C0")
     assert ref.deleted_at is not None
-    assert Account.objects.filter(pk=ref.object_id).exists()  # history kept
+    gone = Account.objects.get(pk=ref.object_id)  # history kept, marked with the date
+    assert gone.erp_deleted_at is not None
+    assert not gone.active
+    assert gone.status == "former"  # a customer deleted in the ERP is no longer one
+    entry = AuditEntry.objects.get(object_id=gone.pk, action=AuditEntry.Action.TOMBSTONE)
+    assert entry.changes["active"] == [True, False]
     assert OutboxEvent.objects.filter(topic="account.deleted_externally").count() == 1
     # A complete source: what is no longer listed is a tombstone too.
     STATE["complete"] = True

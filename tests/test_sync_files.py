@@ -100,15 +100,16 @@ def test_broken_rows_are_quarantined_with_their_line(connection: Connection, inb
     run = sync_run(connection)
     assert run.status == SyncRun.Status.SUCCEEDED, run.error_message
     assert run.read == 11
-    assert run.created == 5
-    assert run.quarantined == 6
+    assert run.created == 6  # the one with a bad SIREN lands without it
+    assert (run.quarantined, run.dropped) == (5, 1)
     by_line = {q.position: q.reason for q in QuarantinedRecord.objects.all()}
     assert any("line 5" in p for p in by_line), by_line  # wrong column count
     reasons = " | ".join(by_line.values())
     assert "Partenaire" in reasons
     assert "beaucoup" in reasons
     assert "C000001" in reasons or "duplicate" in reasons.lower()
-    assert Account.objects.count() == 5
+    assert Account.objects.count() == 6
+    assert Account.objects.get(legal_name="SIREN faux").siren == ""
 
 
 def test_missing_inbox_is_a_config_failure(connection: Connection, inbox: Path) -> None:

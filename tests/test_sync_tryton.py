@@ -36,7 +36,9 @@ def _ok(run: SyncRun) -> SyncRun:
 
 
 def _source_counts(client: TrytonClient) -> dict[str, int]:
-    return {"parties": client.search_count("party.party", []),
+    own = [c["party"] for c in client.search_read("company.company", [], ["party"])]
+    assert own  # the ERP's company is a party too: never a customer
+    return {"parties": client.search_count("party.party", [["id", "not in", own]]),
             "contacts": 0,  # the seed names no contact mechanism
             "products": client.search_count("product.product", []),
             "price_lists": 1,
@@ -53,9 +55,12 @@ def test_parties_and_products_arrive_then_only_changes(erp: Any) -> None:
     assert (first.created, first.quarantined) == (sum(source.values()) + source["products"], 0)
     assert {name: counts["read"] for name, counts in first.details["streams"].items()} == source
     assert Account.objects.count() == source["parties"]
+    company = client.search_read("company.company", [], ["party", "party.name"])[0]
+    assert not Account.objects.filter(legal_name=company["party."]["name"]).exists()
     assert Product.objects.count() >= 1
     # A party with a SIREN identifier in Tryton carries it here, compacted.
-    with_siren = client.search_read("party.identifier", [["type", "=", "fr_siren"]],
+    with_siren = client.search_read("party.identifier", [["type", "=", "fr_siren"],
+                                                         ["party", "!=", company["party"]]],
                                     ["party", "code"], limit=1)
     if with_siren:
         ref = ExternalRef.objects.get(system="tryton", object_type="account",
@@ -133,6 +138,12 @@ def test_promoted_account_is_created_in_tryton_once_with_retries(erp: Any, tryto
                                 billing_postcode="31000", billing_city="Toulouse",
                                 email="contact@ducasse.fr")
     api(personas.owner).post(f"/api/v1/accounts/{account.pk}/promote").error(403)
+    # promote applies the whole ERP profile: complete the account first
+    api(personas.admin).post(f"/api/v1/accounts/{account.pk}/promote").error(422)
+    Account.objects.filter(pk=account.pk).update(siret="73282932000074", naf_code="10.71C",
+                                                 payment_terms="net_30")
+    factories.contact(by=personas.owner, account=account, last_name="Ducasse",
+                      email="p.ducasse@ducasse.fr")
     api(personas.admin).post(f"/api/v1/accounts/{account.pk}/promote").expect(200)
     account.refresh_from_db()
     assert account.status == "customer"

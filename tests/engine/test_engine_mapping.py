@@ -531,7 +531,7 @@ def test_auto_mapping_salesforce_account_headers() -> None:
         "billing_postcode": "BillingPostalCode", "billing_country": "BillingCountry",
         "shipping_street": "ShippingStreet", "shipping_city": "ShippingCity",
         "shipping_postcode": "ShippingPostalCode", "shipping_country": "ShippingCountry",
-        "phone": "Phone", "website": "Website",
+        "phone": "Phone", "fax": "Fax", "website": "Website",
     }
 
 
@@ -552,7 +552,8 @@ def test_auto_mapping_odoo_partner_headers() -> None:
     assert auto_mapping(headers, spellings=synonyms("account"), fields=ACCOUNT_FIELDS) == {
         "legal_name": "name", "parent_external_id": "parent_id/id", "billing_street": "street",
         "billing_postcode": "zip", "billing_city": "city", "billing_country": "country_id",
-        "phone": "phone", "email": "email", "vat_number": "vat", "website": "website",
+        "phone": "phone", "mobile": "mobile", "email": "email", "vat_number": "vat",
+        "website": "website",
     }
     contact = auto_mapping(headers, spellings=synonyms("contact"), fields=CONTACT_FIELDS)
     assert contact == {"account_external_id": "parent_id/id", "job_title": "function",

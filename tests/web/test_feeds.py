@@ -164,6 +164,7 @@ def test_sync_pages_are_for_data_managers_only(client_for: Any, personas: Any,
     for url in ("/sync/", "/sync/runs/", f"/sync/runs/{run.pk}/"):
         assert client.get(url).status_code == 404, url
     assert client.post(f"/sync/connections/{connection.pk}/run/").status_code == 404
+    assert client.post(f"/sync/connections/{connection.pk}/reconcile/").status_code == 404
     assert not SyncRun.objects.exclude(pk=run.pk).exists()
 
 
@@ -268,3 +269,29 @@ def test_run_page_says_how_many_records_were_linked_to_existing_ones(
     html = client_for(data_manager).get(f"/sync/runs/{run.pk}/").content.decode()
     assert "Linked to an existing record" in html
     assert re.search(r'data-figure="matched">1<', html)
+
+
+def test_reconcile_button_queues_a_comparison_and_its_page_shows_the_report(
+        client_for: Any, data_manager: Any, connection: Connection,
+        django_capture_on_commit_callbacks: Any) -> None:
+    from comptoir.integration.tasks import execute_run
+
+    sync_run(connection)
+    client = client_for(data_manager)
+    assert f"/sync/connections/{connection.pk}/reconcile/" in client.get("/sync/").content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/sync/connections/{connection.pk}/reconcile/")
+    run = SyncRun.objects.get(trigger=SyncRun.Trigger.RECONCILE)
+    assert response["Location"] == f"/sync/runs/{run.pk}/"
+    execute_run.call(run.pk)  # what the worker does
+    html = client.get(f"/sync/runs/{run.pk}/").content.decode()
+    assert "0 differences" in html
+    assert "C2" in html  # the record in quarantine, with its reason
+    SOURCE["customers"].append({"id": "C3", "name": "Client 3 SAS", "kind": "C"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/sync/connections/{connection.pk}/reconcile/")
+    second = SyncRun.objects.filter(trigger=SyncRun.Trigger.RECONCILE).latest("id")
+    execute_run.call(second.pk)
+    html = client.get(f"/sync/runs/{second.pk}/").content.decode()
+    assert "1 difference between" in html
+    assert "C3" in html

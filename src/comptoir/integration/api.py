@@ -1,4 +1,5 @@
-"""``/api/v1/integration/``: connections, runs, quarantine and replay (data managers, admins).
+"""``/api/v1/integration/``: connections, runs, quarantine and replay, values left out
+(data managers, admins).
 
 Secrets are write-only: they are accepted on create and update and never returned, only the
 names of the secrets that are set.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -22,7 +23,8 @@ from comptoir.api.crud import ERRORS
 from comptoir.api.listing import cursor_field, limit_field, paginate
 from comptoir.core.errors import Forbidden, NotFound, ValidationFailed
 
-from .models import Connection, QuarantinedRecord, SyncRun
+from .loader import SPECS
+from .models import Connection, FieldIssue, QuarantinedRecord, SyncRun
 from .services import (
     connection_validate,
     push_receive,
@@ -172,6 +174,8 @@ class RunOut(Schema):
     deleted: int
     quarantined: int
     matched: int = 0
+    dropped: int = Field(0, description="Invalid optional values the records landed without "
+                                        "(see /integration/field-issues).")
     error_category: str
     error_message: str
     details: dict[str, Any]
@@ -319,6 +323,58 @@ def quarantine_discard(request: HttpRequest, record_id: int) -> Any:
     return _q_out(q)
 
 
+class FieldIssueOut(Schema):
+    id: int
+    connection: str
+    stream: str
+    external_id: str
+    object_type: str
+    object_id: int
+    field: str
+    value: str = Field(..., description="The other system's raw value, left out of the record.")
+    reason: str
+    status: str
+    first_run_id: int | None
+    last_run_id: int | None
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+
+
+class FieldIssuePage(Schema):
+    items: list[FieldIssueOut]
+    next_cursor: str | None
+
+
+def _issue_out(i: FieldIssue) -> dict[str, Any]:
+    return {**{f: getattr(i, f) for f in FieldIssueOut.model_fields if f != "connection"},
+            "connection": i.connection.name}
+
+
+# What a sync loads (the loader's targets): anything else could never match.
+IssueObjectType = Literal[tuple(SPECS)]  # type: ignore[valid-type]
+
+
+class FieldIssueFilters(Schema):
+    # Bounded like a connection's name and a row id, so nonsense is a 422, never a 500.
+    connection: str | None = Field(None, max_length=60)
+    status: FieldIssue.Status | None = FieldIssue.Status.OPEN
+    object_type: IssueObjectType | None = None  # type: ignore[valid-type]
+    object_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    cursor: str | None = cursor_field()
+    limit: int = limit_field()
+
+
+@router.get("/integration/field-issues", response={200: FieldIssuePage, **ERRORS})
+def field_issues_list(request: HttpRequest, filters: Query[FieldIssueFilters]) -> Any:
+    """Values the syncs left out of records that did land: the source's raw value and why it
+    was refused. Open ones by default; they resolve themselves when the source sends a valid
+    value."""
+    _check(request)
+    return _page(FieldIssue.objects.select_related("connection"), filters,
+                 ("status", "object_type", "object_id"), _issue_out)
+
+
 class PushAnswer(Schema):
     run_id: int
     read: int
@@ -328,6 +384,7 @@ class PushAnswer(Schema):
     deleted: int
     quarantined: int
     matched: int = 0
+    dropped: int = 0
     quarantine: list[dict[str, Any]]
     replayed: bool = False
 

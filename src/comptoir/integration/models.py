@@ -82,6 +82,7 @@ class SyncRun(models.Model):
         API = "api", _("API")
         PUSH = "push", _("Push")
         REPLAY = "replay", _("Quarantine replay")
+        RECONCILE = "reconcile", _("Reconciliation")
 
     FINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
@@ -108,6 +109,10 @@ class SyncRun(models.Model):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     deleted = models.PositiveIntegerField(_("deleted"), default=0)
     quarantined = models.PositiveIntegerField(_("quarantined"), default=0)
+    dropped = models.PositiveIntegerField(
+        _("values left out"), default=0,
+        help_text=_("Invalid optional values the records landed without (kept aside as data "
+                    "quality issues)."))
     matched = models.PositiveIntegerField(
         _("matched"), default=0,
         help_text=_("Of the updated and unchanged: records new to the CRM's copy of the other "
@@ -145,6 +150,7 @@ class QuarantinedRecord(models.Model):
         OPEN = "open", _("To fix")
         REPLAYED = "replayed", _("Replayed")
         DISCARDED = "discarded", _("Discarded")
+        RESOLVED = "resolved", _("Fixed at the source")
 
     connection = models.ForeignKey(Connection, on_delete=models.CASCADE,
                                    related_name="quarantine")
@@ -170,6 +176,48 @@ class QuarantinedRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.stream}:{self.external_id or self.position}"
 
+
+class FieldIssue(models.Model):
+    """A value a sync left out of a record that did land: the other system's raw value and
+    why it was refused. One row per record and field, reopened when the value goes bad again
+    and resolved when a later run brings a valid one, so the data manager sees exactly what
+    the CRM lacks from the source."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        RESOLVED = "resolved", _("Resolved")
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE,
+                                   related_name="field_issues")
+    stream = models.CharField(max_length=60)
+    external_id = models.CharField(max_length=120)
+    object_type = models.CharField(max_length=40)
+    object_id = models.BigIntegerField()
+    field = models.CharField(_("field"), max_length=120)
+    value = models.TextField(_("value in the source"), blank=True)
+    reason = models.TextField(_("reason"))
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    first_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+")
+    last_run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="field_issues")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("value left out")
+        verbose_name_plural = _("values left out")
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(
+            fields=["connection", "stream", "external_id", "field"],
+            name="fieldissue_unique")]
+        indexes = [models.Index(fields=["object_type", "object_id", "status"],
+                                name="fieldissue_record"),
+                   models.Index(fields=["status", "connection"], name="fieldissue_status")]
+
+    def __str__(self) -> str:
+        return f"{self.stream}:{self.external_id}.{self.field}"
 
 
 class PushReceipt(models.Model):

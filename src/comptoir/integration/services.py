@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, cast
 
@@ -153,6 +153,7 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
     lag = (now - previous).total_seconds() if previous else None
     total = Counts()
     per_stream: dict[str, dict[str, int]] = {}
+    reading = [0.0]  # seconds spent waiting on the streams (the other system + the connector)
     started = time.monotonic()
     connector: Connector | None = None
     try:
@@ -171,29 +172,30 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
                 try:
                     with transaction.atomic():
                         _run_streams(run, connection, mapping, streams, user, total,
-                                     per_stream, progress)
+                                     per_stream, progress, reading)
                         raise _DryRunRollback
                 except _DryRunRollback:
                     pass
             else:
                 with sqlite_bulk_mode():
                     _run_streams(run, connection, mapping, streams, user, total, per_stream,
-                                 progress)
+                                 progress, reading)
         finally:
             connector.close()
     except SyncError as exc:
         log.warning("sync %s run %s failed (%s): %s %s", connection.name, run.pk,
                     exc.category, exc.message, exc.detail)
         _finish(run, SyncRun.Status.FAILED, total, per_stream, lag,
-                category=exc.category, message=exc.message, source=_source_stats(connector))
+                category=exc.category, message=exc.message,
+                source=_source_stats(connector, reading))
     except Exception as exc:  # a bug or an unexpected answer: the run says so, the log has more
         log.exception("sync %s run %s crashed", connection.name, run.pk)
         _finish(run, SyncRun.Status.FAILED, total, per_stream, lag,
                 category=Category.PERMANENT, message=f"Unexpected error: {exc}",
-                source=_source_stats(connector))
+                source=_source_stats(connector, reading))
     else:
         _finish(run, SyncRun.Status.SUCCEEDED, total, per_stream, lag,
-                source=_source_stats(connector))
+                source=_source_stats(connector, reading))
     log.info("sync %s run %s: %s in %.1f s", connection.name, run.pk, run.status,
              time.monotonic() - started)
     return run
@@ -201,7 +203,8 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
 
 def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMapping,
                  streams: dict[str, Any], user: Any, total: Counts,
-                 per_stream: dict[str, dict[str, int]], progress: Progress | None) -> None:
+                 per_stream: dict[str, dict[str, int]], progress: Progress | None,
+                 reading: list[float]) -> None:
     """Each connector stream is read once and feeds every mapping that reads it."""
     groups: dict[str, list[StreamMapping]] = {}
     for stream_mapping in mapping.streams.values():
@@ -213,7 +216,8 @@ def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMappin
         loaders = [Loader(run, connection, mapping.system, m, user=user, dry_run=run.dry_run)
                    for m in mappings]
         counts = Counts()
-        for batch in batched(stream.read(cursor), connection.batch_size, name):
+        for batch in batched(_timed(stream.read(cursor), reading), connection.batch_size,
+                             name):
             batch_counts = apply_batch(run, connection, name, loaders, batch)
             counts.add(batch_counts)
             total.add(batch_counts)
@@ -221,7 +225,9 @@ def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMappin
                 stream.committed(batch.cursor)
             if progress is not None:
                 progress(name, total)
+        start = time.perf_counter()
         keys = stream.existing_keys()
+        reading[0] += time.perf_counter() - start
         if keys is not None:
             present = set(keys)
             for loader in loaders:
@@ -255,16 +261,35 @@ def _tombstone_missing(loader: Loader, present_raw: set[str], prefix: str = "") 
     return deleted
 
 
-def _source_stats(connector: Connector | None) -> dict[str, float]:
-    """The connector's figures on the other system, never at the cost of recording how the
-    run ended."""
+def _timed(records: Iterator[Record], reading: list[float]) -> Iterator[Record]:
+    """The stream's records, adding the time spent producing them to ``reading[0]``: minus
+    the other system's answering time, it is the connector's own share of a run."""
+    clock = time.perf_counter
+    while True:
+        start = clock()
+        try:
+            record = next(records)
+        except StopIteration:
+            reading[0] += clock() - start
+            return
+        reading[0] += clock() - start
+        yield record
+
+
+def _source_stats(connector: Connector | None, reading: list[float] | None = None
+                  ) -> dict[str, float]:
+    """The connector's figures on the other system (and ``read_seconds``, the time spent
+    reading the streams), never at the cost of recording how the run ended."""
     if connector is None:
         return {}
     try:
-        return dict(connector.stats())
+        stats = dict(connector.stats())
     except Exception:
         log.exception("the stats of connector %s failed", connector.name)
-        return {}
+        stats = {}
+    if reading is not None:
+        stats["read_seconds"] = round(reading[0], 3)
+    return stats
 
 
 def _finish(run: SyncRun, status: str, total: Counts, per_stream: dict[str, dict[str, int]],
@@ -321,7 +346,12 @@ def quarantine_replay(record: QuarantinedRecord, *, user: Any = None) -> Quarant
                 message=exc.message)
         raise ValidationFailed(exc.message) from exc
     _finish(run, SyncRun.Status.SUCCEEDED, counts, {record.stream: counts.as_dict()}, None)
-    again = QuarantinedRecord.objects.filter(run=run).first()
+    # A keyed record is closed by the loader when it lands, or its row updated in place when
+    # refused again; a record without a key (an unreadable row) is matched here.
+    record.refresh_from_db()
+    if record.status != QuarantinedRecord.Status.OPEN or record.run_id == run.pk:
+        return record
+    again = QuarantinedRecord.objects.filter(run=run).exclude(pk=record.pk).first()
     if again is None:
         QuarantinedRecord.objects.filter(pk=record.pk).update(
             status=QuarantinedRecord.Status.REPLAYED, resolved_at=timezone.now())

@@ -10,7 +10,9 @@ Creating a Tryton database costs about 35 s of CPU, so it is done once and cache
 * ``base-<key>.sqlite``: the modules activated (party, product, sale, account_invoice and their
   dependencies), keyed by the installed trytond packages;
 * ``<profile>-<key>.sqlite``: that base seeded by ``tryton_seed.py`` (run with Tryton's Python),
-  keyed by the base key, the seed script and the profile.
+  keyed by the base key, the seed script and the profile; the ``messy`` profile is seeded by
+  ``tryton_messy.py`` (real-world-dirty data on top of the tidy set-up), whose text is in its key
+  too, and :func:`apply_messy_changes` applies its change set to a server's own copy.
 
 Both live under ``~/.cache/comptoir/tryton`` (or ``COMPTOIR_TRYTON_CACHE``) and are built under
 an ``fcntl`` lock then renamed into place, so parallel pytest-xdist workers build once and the
@@ -39,6 +41,7 @@ from types import TracebackType
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SEED_SCRIPT = Path(__file__).with_name("tryton_seed.py")
+MESSY_SCRIPT = Path(__file__).with_name("tryton_messy.py")
 VENV_ENV = "COMPTOIR_TRYTON_VENV"
 CACHE_ENV = "COMPTOIR_TRYTON_CACHE"
 DATABASE = "comptoir"
@@ -216,25 +219,53 @@ def build_base(cache_dir: Path | None = None) -> Path:
 
 
 def build_template(cache_dir: Path | None = None, *, profile: str = "small") -> Path:
-    """The seeded database of ``profile`` (``small`` or ``bench``), built once and cached.
+    """The seeded database of ``profile`` (``small``, ``bench`` or ``messy``), built once and
+    cached.
 
-    The key covers the installed trytond packages, the seed script and the profile, so
+    The key covers the installed trytond packages, the seed script(s) and the profile, so
     changing any of them builds a new template; old ones are left for ``rm -r`` of the cache.
+    ``messy`` runs ``tryton_messy.py``, which imports ``tryton_seed.py``: both texts are keyed.
     """
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
     base = build_base(cache_dir)
-    key = _key(base.name, SEED_SCRIPT.read_text(), profile)
+    if profile == "messy":
+        script = MESSY_SCRIPT
+        key = _key(base.name, SEED_SCRIPT.read_text(), MESSY_SCRIPT.read_text(), profile)
+    else:
+        script = SEED_SCRIPT
+        key = _key(base.name, SEED_SCRIPT.read_text(), profile)
 
     def build(scratch: Path) -> None:
         config = write_config(scratch)
         shutil.copyfile(base, scratch / f"{DATABASE}.sqlite")
         seconds = _run_logged(
-            [str(tryton_bin("python")), str(SEED_SCRIPT), "--config", str(config),
+            [str(tryton_bin("python")), str(script), "--config", str(config),
              "--database", DATABASE, "--profile", profile],
             scratch / "seed.log", env=tryton_env(), what=f"seeding profile {profile!r}")
         print(f"[tryton] profile {profile!r} seeded in {seconds:.1f}s", flush=True)
 
     return _build_cached(cache_dir / f"{profile}-{key}.sqlite", build)
+
+
+def apply_messy_changes(server: TrytonServer) -> None:
+    """Apply ``tryton_messy.py --changes`` to ``server``'s own database (one seeded with the
+    ``messy`` profile), once: renames, moves, new, deactivated and deleted parties, new invoices,
+    a payment… for a sync's second run to pick up.
+
+    trytond is stopped first (no other process writes its SQLite file meanwhile) and started
+    again after, on the same port; the script's output goes to ``messy-changes.log`` beside the
+    server's log.
+    """
+    server.stop()
+    if not server._prepared:  # never started: its copy of the template is made now
+        server._prepare()
+    seconds = _run_logged(
+        [str(tryton_bin("python")), str(MESSY_SCRIPT), "--config", str(server.config_path),
+         "--database", server.database, "--changes"],
+        server.directory / "messy-changes.log", env=tryton_env(),
+        what="applying the messy change set")
+    print(f"[tryton] messy change set applied in {seconds:.1f}s", flush=True)
+    server.start()
 
 
 CONTRIB = REPO_ROOT / "contrib" / "tryton"
@@ -470,12 +501,13 @@ class TrytonServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m comptoir.testing.tryton [small|bench] [--serve]``: build a template (and
-    serve it until Ctrl-C), e.g. to prepare the benchmark's database ahead of time."""
+    """``python -m comptoir.testing.tryton [small|bench|messy] [--serve]``: build a template
+    (and serve it until Ctrl-C), e.g. to prepare the benchmark's database ahead of time."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("profile", nargs="?", default="small", choices=["small", "bench"])
+    parser.add_argument("profile", nargs="?", default="small",
+                        choices=["small", "bench", "messy"])
     parser.add_argument("--serve", action="store_true", help="start a server on it")
     args = parser.parse_args(argv)
     if not tryton_available():

@@ -1,8 +1,10 @@
 """pytest fixtures for a real Tryton server (see ``comptoir.testing.tryton``).
 
 Load them with ``pytest_plugins = ["comptoir.testing.tryton_fixtures"]`` in a conftest, or import
-``tryton`` and ``tryton_template`` into a test module. Without Tryton's environment they skip
-with "Tryton not installed: make tryton" (a failure under ``COMPTOIR_REQUIRE_SERVICES=1``).
+``tryton`` and ``tryton_template`` (``tryton_messy`` and ``tryton_messy_template`` for the
+real-world-dirty data set of ``tryton_messy.py``) into a test module. Without Tryton's
+environment they skip with "Tryton not installed: make tryton" (a failure under
+``COMPTOIR_REQUIRE_SERVICES=1``).
 """
 
 from __future__ import annotations
@@ -31,5 +33,23 @@ def tryton(tryton_template: Path, tmp_path: Path) -> Iterator[TrytonServer]:
     ``tmp_path``; the server is stopped (SIGTERM, then SIGKILL) when the test ends.
     """
     server = TrytonServer(tryton_template, workdir=tmp_path / "tryton")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tryton_messy_template() -> Path:
+    """The ``messy`` database (dirty names, e-mails, phones, identifiers; documents in every
+    state: see ``tryton_messy.py``), built once per machine (cached) and shared read-only."""
+    if not tryton_available():
+        pytest.skip(SKIP_REASON)
+    return build_template(profile="messy")
+
+
+@pytest.fixture
+def tryton_messy(tryton_messy_template: Path, tmp_path: Path) -> Iterator[TrytonServer]:
+    """A running Tryton server on a fresh copy of the messy template, like ``tryton``;
+    ``apply_messy_changes(server)`` applies the change set to it."""
+    server = TrytonServer(tryton_messy_template, workdir=tmp_path / "tryton-messy")
     with server:
         yield server

@@ -15,6 +15,7 @@ from .views import (
     lists,
     quality,
     quality_audit,
+    quality_issues,
     quality_promotion,
     quality_sirene,
     quotes,
@@ -28,6 +29,6 @@ app_name = "web"
 urlpatterns = [
     path("", include(module)) for module in (
         auth, home, lists, board, quotes, forms, records, search, feeds, settings, quality,
-        quality_audit, quality_sirene, quality_promotion,
+        quality_audit, quality_sirene, quality_promotion, quality_issues,
     )
 ]

@@ -2,8 +2,10 @@
 
 Streams:
 
-* ``parties`` — ``party.party`` with its first address, its e-mail/phone/mobile/website
-  contact mechanisms and its SIREN/SIRET/VAT identifiers, flattened into one record. Tryton does
+* ``parties`` — ``party.party`` with everything it carries: all its addresses (billing,
+  delivery, other), contact mechanisms and identifiers as lists, the first of each kind also
+  flat (SIREN/SIRET/VAT, billing and delivery address, e-mail, phone, mobile, fax, website),
+  and ``active``. The company's own party is left out: it is never a customer. Tryton does
   not touch a party's ``write_date`` when an address, a contact mechanism or an identifier
   changes, so those models are polled too and their changes bring their party back.
 * ``contacts`` — the people of a party: its contact mechanisms that carry a name, grouped.
@@ -19,13 +21,17 @@ both become sales documents, and their deletion passes must not see each other's
 
 The cursor is ``<change time>|<id>``: records come in that order, so a run stopped anywhere
 resumes right after the last committed record, and records changed in the same second are not
-skipped. Deletions: ``existing_keys`` lists the ids Tryton still has (deactivated ones
-included), the missing ones become tombstones.
+skipped. A record's change time is the latest of its own and its children's (addresses, contact
+mechanisms, identifiers, lines), on the first run too, so the next run does not read again the
+records whose children were written just after them. Deletions: ``existing_keys`` lists the
+ids Tryton still has (deactivated ones included), the missing ones become tombstones.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -46,6 +52,10 @@ def _changed(row: Mapping[str, Any]) -> dt.datetime:
 
 def encode_cursor(moment: dt.datetime, record_id: int) -> str:
     return f"{moment.isoformat()}|{record_id}"
+
+
+CENSUS_BUCKETS = 128  # a deleted child makes 1/128 of the records be read again
+CENSUS_BYTES = 4
 
 
 def decode_cursor(cursor: str | None) -> tuple[dt.datetime, int] | None:
@@ -85,43 +95,86 @@ class _TrytonStream(Stream):
                                                 ["write_date", "create_date"], page=5000,
                                                 context=ALL):
             found[row["id"]] = _changed(row)
-        if since is None:
-            return found
+        # A record's change time is its children's latest too, on the first run as well:
+        # otherwise the cursor stops at the parent and the next run reads again every
+        # record whose addresses or lines were written just after it.
         for model, parent, child_domain in self.children:
-            for row in self.client.iter_search_read(model, [*child_domain, _since(since)],
+            child_since = [] if since is None else [_since(since)]
+            for row in self.client.iter_search_read(model, [*child_domain, *child_since],
                                                     [parent, "write_date", "create_date"],
                                                     page=5000, context=ALL):
                 owner = row.get(parent)
-                if owner is None:
-                    continue
+                if owner is None or (since is None and owner not in found):
+                    continue  # a child of a record this stream does not read
                 moment = _changed(row)
                 if moment > found.get(owner, EPOCH):
                     found[owner] = moment
         return found
 
-    def _pending(self, cursor: str | None) -> list[tuple[int, dt.datetime]]:
-        """(id, change time) of the records after ``cursor``, in cursor order."""
-        at = decode_cursor(cursor)
+    def _census(self) -> str | None:
+        """A digest per bucket of main records (by id) of every (child model, child id) they
+        have: Tryton keeps no trace of a deleted address or line, so a bucket whose digest
+        moved since the last run has its records read again. None without children."""
+        if not self.children:
+            return None
+        pairs: list[tuple[int, int, int]] = []
+        for n, (model, parent, child_domain) in enumerate(self.children):
+            for row in self.client.iter_search_read(model, list(child_domain), [parent],
+                                                    page=5000, order=[["id", "ASC"]],
+                                                    context=ALL):
+                if row.get(parent) is not None:
+                    pairs.append((row[parent], n, row["id"]))
+        pairs.sort()
+        digests = [hashlib.blake2b(digest_size=CENSUS_BYTES) for _ in range(CENSUS_BUCKETS)]
+        for owner, n, child in pairs:
+            digests[owner % CENSUS_BUCKETS].update(f"{owner}:{n}:{child};".encode())
+        return "".join(d.hexdigest() for d in digests)
+
+    def _pending(self, cursor: str | None) -> list[tuple[int, dt.datetime, str]]:
+        """(id, change time, cursor) of the records after ``cursor``, in cursor order.
+
+        A cursor is ``<time>|<id>`` and, for a stream with children, ``#<census>``. Records
+        of the census buckets that moved (a child deleted) come first, at the old position
+        and with the old census, so a run stopped among them does them again; the records
+        after them carry the new census."""
+        base, _sep, old = (cursor or "").partition("#")
+        at = decode_cursor(base)
         changed = self._changed_ids(at[0] if at else None)
         order = sorted(changed.items(), key=lambda item: (item[1], item[0]))
+        census = self._census()
+        forced: list[int] = []
         if at is not None:
             order = [(i, m) for i, m in order if (m, i) > (at[0], at[1])]
-        return order
+            width = 2 * CENSUS_BYTES
+            if census is not None and len(old) == len(census) and old != census:
+                moved = {n for n in range(CENSUS_BUCKETS)
+                         if old[n * width:(n + 1) * width] != census[n * width:(n + 1) * width]}
+                later = {i for i, _m in order}
+                forced = [i for i in self._all_ids()
+                          if i % CENSUS_BUCKETS in moved and i not in later]
+        tail = f"#{census}" if census is not None else ""
+        out: list[tuple[int, dt.datetime, str]] = []
+        if forced and at is not None:
+            before = f"{base}#{old}"
+            out = [(i, at[0], before) for i in forced]
+            if not order:  # the last one records the new census
+                out[-1] = (forced[-1], at[0], f"{base}{tail}")
+        out += [(i, m, encode_cursor(m, i) + tail) for i, m in order]
+        return out
 
     def read(self, cursor: str | None) -> Iterator[Record]:
         order = self._pending(cursor)
         for start in range(0, len(order), PAGE):
             page = order[start:start + PAGE]
             rows = {row["id"]: row for row in self.client.read(
-                self.model, [i for i, _m in page], self.fields, context=ALL)}
+                self.model, [i for i, _m, _c in page], self.fields, context=ALL)}
             extra = self.details(list(rows))
-            for record_id, moment in page:
+            for record_id, _moment, position in page:
                 row = rows.get(record_id)
                 if row is None:  # deleted between the two calls: the tombstone pass sees it
                     continue
                 yield Record(key=self.key_of(record_id), data=self.flatten(row, extra),
-                             cursor=encode_cursor(moment, record_id),
-                             position=f"{self.model} {record_id}")
+                             cursor=position, position=f"{self.model} {record_id}")
 
     def details(self, ids: list[int]) -> dict[str, Any]:
         return {}
@@ -147,57 +200,129 @@ def _compact(code: Any) -> str:
     return "".join(ch for ch in str(code or "") if ch.isalnum()).upper()
 
 
+def own_parties(client: TrytonClient) -> set[int]:
+    """The parties of the ERP's own companies (``company.company``): never customers. Read
+    once per client (a run)."""
+    cached = _OWN_PARTIES.get(client)
+    if cached is None:
+        cached = _OWN_PARTIES[client] = {row["party"] for row in client.search_read(
+            "company.company", [], ["party"], context=ALL) if row.get("party")}
+    return cached
+
+
+_OWN_PARTIES: weakref.WeakKeyDictionary[TrytonClient, set[int]] = weakref.WeakKeyDictionary()
+
+
+def _one_line(text: Any) -> str:
+    return ", ".join(p.strip() for p in str(text or "").splitlines() if p.strip())
+
+
+def _first(rows: list[dict[str, Any]], kind: str) -> str:
+    return next((r["value"] for r in rows if r["kind"] == kind and r["value"]), "")
+
+
 class PartiesStream(_TrytonStream):
+    """Parties with everything they carry: every address (its kind from Tryton's invoice and
+    delivery flags), every contact mechanism, every identifier with its type, and ``active``.
+    The first invoice address and the first delivery address, the first e-mail, phone,
+    mobile, fax and website, and SIREN/SIRET/VAT are also given flat. The company's own
+    party is not a customer: it is left out (and so becomes a tombstone if it was read)."""
+
     model = "party.party"
     fields: ClassVar[list[str]] = ["name", "code", "active", "write_date", "create_date"]
     children: ClassVar[list[tuple[str, str, list[Any]]]] = [
         ("party.address", "party", []), ("party.contact_mechanism", "party", []),
         ("party.identifier", "party", [])]
+    _address_flags: list[str] | None = None
+
+    def _changed_ids(self, since: dt.datetime | None) -> dict[int, dt.datetime]:
+        found = super()._changed_ids(since)
+        for party in own_parties(self.client):
+            found.pop(party, None)
+        return found
+
+    def _all_ids(self) -> Iterator[int]:
+        own = own_parties(self.client)
+        return (i for i in super()._all_ids() if i not in own)
+
+    def _flags(self) -> list[str]:
+        """Tryton's address kinds: ``invoice`` (account_invoice) and ``delivery`` (stock) exist
+        only with their modules."""
+        if self._address_flags is None:
+            known = self.client.model_call("party.address", "fields_get",
+                                           ["invoice", "delivery"], context={})
+            self._address_flags = [f for f in ("invoice", "delivery") if f in (known or {})]
+        return self._address_flags
 
     def details(self, ids: list[int]) -> dict[str, Any]:
         domain = [["party", "in", ids]]
-        addresses: dict[int, dict[str, Any]] = {}
+        flags = self._flags()
+        addresses: dict[int, list[dict[str, Any]]] = {}
         for row in self.client.search_read(
                 "party.address", domain,
-                ["party", "street", "postal_code", "city", "country.code", "sequence"],
+                ["party", "party_name", "street", "postal_code", "city", "country.code",
+                 *flags],
                 order=[["sequence", "ASC"], ["id", "ASC"]], context={}):
-            addresses.setdefault(row["party"], row)  # the first active one, by sequence
-        mechanisms: dict[int, dict[str, str]] = {}
-        named: list[dict[str, Any]] = []  # a person's (see ContactsStream): only as fallback
+            country = row.get("country.") or {}
+            kind = ("billing" if row.get("invoice") else
+                    "delivery" if row.get("delivery") else "other")
+            addresses.setdefault(row["party"], []).append({
+                "id": row["id"], "kind": kind, "name": row.get("party_name") or "",
+                "street": row.get("street") or "", "postcode": row.get("postal_code") or "",
+                "city": row.get("city") or "",
+                "country": (country.get("code") if isinstance(country, dict) else "") or ""})
+        mechanisms: dict[int, list[dict[str, Any]]] = {}
         for row in self.client.search_read(
                 "party.contact_mechanism", domain, ["party", "type", "value", "name"],
                 order=[["sequence", "ASC"], ["id", "ASC"]], context={}):
-            if (row.get("name") or "").strip():
-                named.append(row)
-                continue
-            mechanisms.setdefault(row["party"], {}).setdefault(row["type"], row["value"] or "")
-        for row in named:
-            mechanisms.setdefault(row["party"], {}).setdefault(row["type"], row["value"] or "")
-        identifiers: dict[int, dict[str, str]] = {}
+            mechanisms.setdefault(row["party"], []).append({
+                "kind": row["type"] if row["type"] in CHANNEL_KINDS else "other",
+                "value": row.get("value") or "", "name": (row.get("name") or "").strip()})
+        identifiers: dict[int, list[dict[str, Any]]] = {}
         for row in self.client.search_read("party.identifier", domain,
-                                           ["party", "type", "code"], context={}):
-            identifiers.setdefault(row["party"], {}).setdefault(row["type"] or "",
-                                                                _compact(row["code"]))
+                                           ["party", "type", "code"],
+                                           order=[["sequence", "ASC"], ["id", "ASC"]],
+                                           context={}):
+            identifiers.setdefault(row["party"], []).append(
+                {"type": row.get("type") or "", "value": row.get("code") or ""})
         return {"addresses": addresses, "mechanisms": mechanisms, "identifiers": identifiers}
 
     def flatten(self, row: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         party = row["id"]
-        address = extra["addresses"].get(party) or {}
-        country = address.get("country.") or {}
-        mechanisms = extra["mechanisms"].get(party) or {}
-        identifiers = extra["identifiers"].get(party) or {}
-        vat = identifiers.get("eu_vat") or identifiers.get("fr_vat") or ""
+        addresses = extra["addresses"].get(party) or []
+        billing = next((a for a in addresses if a["kind"] == "billing"),
+                       addresses[0] if addresses else {})
+        delivery: dict[str, Any] = next((a for a in addresses if a["kind"] == "delivery"), {})
+        channels = extra["mechanisms"].get(party) or []
+        # a party's own means first; a person's (named, see ContactsStream) only as fallback
+        own = [c for c in channels if not c["name"]] + [c for c in channels if c["name"]]
+        identifiers = extra["identifiers"].get(party) or []
+        codes: dict[str, str] = {}
+        for identifier in identifiers:
+            codes.setdefault(identifier["type"], _compact(identifier["value"]))
         return {
             "id": party, "name": row.get("name") or "", "code": row.get("code") or "",
             "active": bool(row.get("active", True)),
-            "siren": identifiers.get("fr_siren") or (identifiers.get("fr_siret") or "")[:9],
-            "siret": identifiers.get("fr_siret") or "", "vat": vat,
-            "street": (address.get("street") or "").replace("\n", ", "),
-            "postal_code": address.get("postal_code") or "", "city": address.get("city") or "",
-            "country": (country.get("code") if isinstance(country, dict) else "") or "",
-            "email": mechanisms.get("email", ""), "phone": mechanisms.get("phone", ""),
-            "mobile": mechanisms.get("mobile", ""), "website": mechanisms.get("website", ""),
+            "siren": codes.get("fr_siren") or (codes.get("fr_siret") or "")[:9],
+            "siret": codes.get("fr_siret") or "",
+            "vat": codes.get("eu_vat") or codes.get("fr_vat") or "",
+            "street": _one_line(billing.get("street")),
+            "postal_code": billing.get("postcode") or "", "city": billing.get("city") or "",
+            "country": billing.get("country") or "",
+            "delivery_street": _one_line(delivery.get("street")),
+            "delivery_postal_code": delivery.get("postcode") or "",
+            "delivery_city": delivery.get("city") or "",
+            "delivery_country": delivery.get("country") or "",
+            "email": _first(own, "email"), "phone": _first(own, "phone"),
+            "mobile": _first(own, "mobile"), "fax": _first(own, "fax"),
+            "website": _first(own, "website"),
+            "addresses": [{k: v for k, v in a.items() if k != "id"} for a in addresses],
+            "channels": [c for c in channels if not c["name"]],
+            "identifiers": identifiers,
         }
+
+
+CHANNEL_KINDS = frozenset({"email", "phone", "mobile", "fax", "website"})
 
 
 class ProductsStream(_TrytonStream):
@@ -241,11 +366,12 @@ class ContactsStream(_TrytonStream):
         for start in range(0, len(order), PAGE):
             page = order[start:start + PAGE]
             owners = {row["id"]: row for row in self.client.read(
-                self.model, [i for i, _m in page], ["party", "name"], context={})}
+                self.model, [i for i, _m, _c in page], ["party", "name"], context={})}
             groups = self._groups(sorted({r["party"] for r in owners.values()}))
-            for record_id, moment in page:
+            own = own_parties(self.client)
+            for record_id, _moment, position in page:
                 row = owners.get(record_id)
-                if row is None or not (row.get("name") or "").strip():
+                if row is None or not (row.get("name") or "").strip() or row["party"] in own:
                     continue  # deleted since, or its name removed: the deletion pass sees it
                 group = (row["party"], " ".join(str(row["name"]).split()).casefold())
                 if group in done or group not in groups:
@@ -263,15 +389,18 @@ class ContactsStream(_TrytonStream):
                     "first_name": first if last else "", "last_name": last or first,
                     "email": values.get("email", ""), "phone": values.get("phone", ""),
                     "mobile": values.get("mobile", "")},
-                    cursor=encode_cursor(moment, record_id),
+                    cursor=position,
                     position=f"{self.model} {record_id}")
 
     def existing_keys(self) -> Iterable[str] | None:
         keys: set[str] = set()
         seen: set[tuple[int, str]] = set()
+        own = own_parties(self.client)
         for row in self.client.iter_search_read(self.model, list(self.domain),
                                                 ["party", "name"], page=5000,
                                                 order=[["id", "ASC"]], context=ALL):
+            if row["party"] in own:
+                continue
             group = (row["party"], " ".join(str(row["name"]).split()).casefold())
             if group not in seen:
                 seen.add(group)
@@ -307,8 +436,8 @@ class _DocumentStream(_TrytonStream):
     subtotals carry no amount) flattened into one record; the lines' changes bring it back.
 
     Each line gets its VAT rate in percent from its taxes (the percentage ones added up).
-    A line removed from a document whose other data did not change is seen at the next
-    change of the document or ``--full`` run (Tryton keeps no trace of deleted lines).
+    A line removed from a document whose other data did not change is seen by the census of
+    the cursor (Tryton keeps no trace of deleted lines): its document is read again.
     """
 
     line_model = ""
@@ -418,7 +547,8 @@ class TrytonConnector(Connector):
     parameters: ClassVar[dict[str, Parameter]] = {
         "url": Parameter("Server URL", kind="url", help="e.g. http://erp.example.com:8000"),
         "database": Parameter("Database"),
-        "username": Parameter("User", help="A Tryton user with read access (a dedicated one)."),
+        "username": Parameter("User", help="A dedicated Tryton user: read access, and the "
+                              "right to create parties when Comptoir sends new customers."),
         "password": Parameter("Password", kind="secret"),
         "timeout": Parameter("Timeout (s)", required=False, default=30, kind="int"),
     }
@@ -447,12 +577,13 @@ class TrytonConnector(Connector):
     def stats(self) -> dict[str, float]:
         return self.client.stats()
 
-    def push_account(self, account: Mapping[str, Any]) -> int:
-        """Create the account as a party in Tryton and return its id (I5).
+    def push_account(self, account: Mapping[str, Any]) -> tuple[int, bool]:
+        """Create the account as a party in Tryton; return ``(party id, created)`` (I5).
 
         An existing party with the same SIREN, or failing that the same name, is reused: a
         retry after a crash between Tryton's answer and our commit must not create it twice,
-        and the ERP may already know the company.
+        and the ERP may already know the company. ``created`` is False then, so the caller
+        can tell a party it just made from one that may already be another account's.
         """
         siren = _compact(account.get("siren"))
         if siren:
@@ -461,11 +592,11 @@ class TrytonConnector(Connector):
                                             context=ALL)
             for row in found:
                 if _compact(row["code"]) == siren:
-                    return int(row["party"])
+                    return int(row["party"]), False
         same_name = self.client.search("party.party", [["name", "=", account["legal_name"]]],
                                        0, 1, context=ALL)
         if same_name:
-            return int(same_name[0])
+            return int(same_name[0]), False
         values: dict[str, Any] = {"name": account["legal_name"]}
         country = account.get("billing_country") or "FR"
         countries = self.client.search("country.country", [["code", "=", country]], 0, 1)
@@ -483,5 +614,5 @@ class TrytonConnector(Connector):
         if siren:
             values["identifiers"] = [["create", [{"type": "fr_siren", "code": siren}]]]
         [party_id] = self.client.create("party.party", [values])
-        return int(party_id)
+        return int(party_id), True
 

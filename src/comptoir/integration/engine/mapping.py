@@ -14,6 +14,7 @@ Format (every key is optional unless said otherwise)::
     key = "Code client"               # source field of the external id (default: record key);
                                       # or { source = …, transforms = […] } / { coalesce = […] }
     on_error = "quarantine"           # quarantine (default) | skip | stop
+    on_invalid = "drop_field"         # what a bad value does to its record, see below
     match = "sure"                    # account, contact, lead: sure (default) | off, see below
     profile = "crm"                   # account, contact, lead: lead | crm | erp (default: none)
     ignore_case = false               # match source field names whatever their case
@@ -30,6 +31,7 @@ Format (every key is optional unless said otherwise)::
     billing_street = { concat = ["Adresse 1", "Adresse 2"], sep = " " }
     phone = { coalesce = ["Portable", "Téléphone"] }     # the first non-empty one
     website = { source = "Site", optional = true }       # the column may be absent
+    email = { source = "Mail", on_invalid = "quarantine" }  # drop_field | quarantine | stop
     parent_external_id = { source = "Maison mère", lookup = "account" }  # resolved by the loader
 
 A field is computed in this order: read (source | const | concat | coalesce) → transforms, in
@@ -40,9 +42,16 @@ en_number, abs and neg (numbers, sign dropped or reversed), int, bool (oui/non/y
 true/false/vrai/faux/x), not, date / fr_date (dd/mm/yyyy, dd-mm-yyyy, dd.mm.yyyy, yyyy-mm-dd,
 spreadsheet dates and serial numbers), datetime / fr_datetime, country (names in English or
 French → ISO code), and with an argument: { date = "%d/%m/%Y" } (or a list of formats),
-{ datetime = … }, { truncate = 80 }, { default = "x" }, { replace = { "old" = "new" } }. A value
-a transform refuses is an error on that field ('"Encours": "abc" is not a number'), never an
-exception.
+{ datetime = … }, { truncate = 80 }, { round = 2 } (half up), { default = "x" },
+{ replace = { "old" = "new" } }. A value a transform refuses is an error on that field
+('"Encours": "abc" is not a number'), never an exception.
+
+A bad value (refused by a transform, a map, or the CRM field's own rules) does what the field's
+``on_invalid`` says, else the stream's, else the built-in default: ``drop_field`` for contact
+means and identifiers (e-mail, phones, website, SIREN, SIRET, VAT, NAF: the record lands
+without the value, which is kept aside with its reason for the data manager), ``quarantine``
+for anything else (the whole record waits in quarantine). ``stop`` fails the run. The key and
+required fields always quarantine: a record cannot exist without them.
 
 Rows a record carries as a list (a sales document's lines) are mapped in a sub-table named
 after the CRM list, with its own fields::
@@ -89,7 +98,7 @@ import tomllib
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from .core import Record
@@ -99,6 +108,7 @@ __all__ = [
     "MATCH",
     "MATCH_TARGETS",
     "ON_ERROR",
+    "ON_INVALID",
     "PROFILES",
     "TRANSFORMS",
     "ConnectionMapping",
@@ -111,6 +121,11 @@ __all__ = [
 ]
 
 ON_ERROR = ("quarantine", "skip", "stop")
+ON_INVALID = ("drop_field", "quarantine", "stop")
+# Contact means and identifiers: an ERP holds invalid ones, and a customer must never be lost
+# for one of them, so by default a bad value is left out (and reported) instead of the record.
+DROP_BY_DEFAULT = frozenset({"email", "email_secondary", "phone", "mobile", "fax", "website",
+                             "siren", "siret", "vat_number", "naf_code"})
 MATCH = ("sure", "off")
 PROFILES = ("lead", "crm", "erp")  # quality.profiles.PROFILE_NAMES (a test keeps them equal)
 MATCH_TARGETS = frozenset({"account", "contact", "lead"})  # what duplicates are found for
@@ -404,6 +419,21 @@ def _truncate_factory(arg: Any) -> Step:
     return step
 
 
+def _round_factory(arg: Any) -> Step:
+    if not isinstance(arg, int) or isinstance(arg, bool) or not 0 <= arg <= 10:
+        raise ValueError("expects a number of decimals from 0 to 10, e.g. { round = 2 }")
+    exponent = Decimal(1).scaleb(-arg)
+
+    def step(v: Any) -> Any:
+        if _empty(v):
+            return None
+        number = v if isinstance(v, Decimal) else _parse_number(v)
+        if number is None:
+            raise _Fail("is not a number")
+        return number.quantize(exponent, rounding=ROUND_HALF_UP)
+    return step
+
+
 def _default_factory(arg: Any) -> Step:
     def step(v: Any) -> Any:
         return arg if _empty(v) else v
@@ -563,6 +593,7 @@ _TRANSFORM_FACTORIES: dict[str, Callable[[Any], Step]] = {
     "date": _date_factory,
     "datetime": _datetime_factory,
     "truncate": _truncate_factory,
+    "round": _round_factory,
     "default": _default_factory,
     "replace": _replace_factory,
 }
@@ -587,6 +618,7 @@ class FieldSpec:
     lookup: str | None = None
     required: bool = False
     optional: bool = False  # the column may be absent from a file (see check_headers)
+    on_invalid: str | None = None  # drop_field | quarantine | stop; None: the stream's default
 
 
 FieldFn = Callable[[Mapping[str, Any]], Any]
@@ -638,6 +670,7 @@ class StreamMapping:
     where: dict[str, Any] = field(default_factory=dict)
     match: str = "off"  # "sure": new external ids are matched to existing records first
     profile: str | None = None  # validation profile records must meet to be loaded
+    on_invalid: str | None = None  # the stream's default for its fields (None: built-in)
     _copies: tuple[tuple[str, str], ...] = ()
     _computed: tuple[tuple[str, FieldFn], ...] = ()
     _key_fn: FieldFn | None = None
@@ -679,6 +712,41 @@ class StreamMapping:
         except _Fail as exc:
             raise ValueError(f"the record key {_show(raw)} {exc}") from None
         return _text(value).strip()
+
+    def invalid_policy(self, error_key: str) -> str:
+        """What a bad value under ``error_key`` (``email``, ``lines.2.quantity``) does:
+        ``drop_field`` (the record lands without it), ``quarantine`` or ``stop``.
+
+        The key and a required field are never dropped: the record cannot exist without
+        them. A field's own ``on_invalid`` wins, then the stream's, then the built-in default
+        (contact means and identifiers are dropped, anything else quarantines its record).
+        """
+        root = error_key.split(".", 1)[0]
+        if root in ("external_id", "record"):
+            return "quarantine"
+        spec = self.fields.get(root) or self.fields.get(root + "_external_id")
+        if spec is not None and spec.required:
+            return "quarantine"
+        if spec is not None and spec.on_invalid:
+            return spec.on_invalid
+        if self.on_invalid:
+            return self.on_invalid
+        return "drop_field" if root in DROP_BY_DEFAULT else "quarantine"
+
+    def raw_value(self, name: str, record: Record) -> Any:
+        """The source value behind a CRM field, as the other system has it (what a data
+        manager needs to see when that value was left out)."""
+        spec = self.fields.get(name)
+        if spec is None or not spec.sources:
+            return None
+        data = self._data(record)
+        values = [data.get(s) for s in spec.sources]
+        present = [v for v in values if not _empty(v)]
+        if spec.kind == "coalesce":
+            return present[0] if present else None
+        if len(values) == 1:
+            return values[0]
+        return " | ".join(_text(v) for v in present)
 
     def apply(self, record: Record) -> tuple[str, dict[str, Any], dict[str, str]]:
         """(external id, CRM data, errors by CRM field): a bad field never raises, so the loader
@@ -756,10 +824,10 @@ Mapping_ = ConnectionMapping
 # Loading and validation
 
 
-_STREAM_KEYS = {"stream", "target", "key", "on_error", "ignore_case", "where", "fields",
-                "match", "profile"}
+_STREAM_KEYS = {"stream", "target", "key", "on_error", "on_invalid", "ignore_case", "where",
+                "fields", "match", "profile"}
 _FIELD_KEYS = {"source", "const", "concat", "coalesce", "sep", "transforms", "map", "default",
-               "unknown", "lookup", "required", "optional"}
+               "unknown", "lookup", "required", "optional", "on_invalid"}
 _KINDS = ("source", "const", "concat", "coalesce")
 
 
@@ -935,11 +1003,19 @@ def _compile_field(crm: str, raw: Any, where: str, *, targets: Mapping[str, Coll
             problems.append(f"{where}.{flag}: expected true or false")
             flags[flag] = False
     required = flags["required"]
+    on_invalid = raw.get("on_invalid")
+    if on_invalid is not None and on_invalid not in ON_INVALID:
+        problems.append(f"{where}.on_invalid: {on_invalid!r} is not one of "
+                        f"{', '.join(ON_INVALID)}")
+        on_invalid = None
+    elif on_invalid == "drop_field" and required:
+        problems.append(f"{where}.on_invalid: a required field cannot be dropped")
+        on_invalid = None
     shown = sources  # as written, for messages
     sources = tuple(fold(s) for s in sources)
     spec = FieldSpec(crm, kind, sources, tuple(step_names), raw.get("const"),
                      raw.get("map"), raw.get("default"), unknown, lookup, required,
-                     flags["optional"])
+                     flags["optional"], on_invalid)
     if len(problems) > before:
         return spec, None, None
     label = ("the constant" if kind == "const" else
@@ -1014,6 +1090,11 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     on_error = raw.get("on_error", "quarantine")
     if on_error not in ON_ERROR:
         problems.append(f"{where}.on_error: {on_error!r} is not one of {', '.join(ON_ERROR)}")
+    on_invalid = raw.get("on_invalid")
+    if on_invalid is not None and on_invalid not in ON_INVALID:
+        problems.append(f"{where}.on_invalid: {on_invalid!r} is not one of "
+                        f"{', '.join(ON_INVALID)}")
+        on_invalid = None
     match, profile = _compile_quality(raw, where, target, problems)
 
     sources: set[str] = set()
@@ -1069,7 +1150,7 @@ def _compile_stream(name: str, raw: Any, *, targets: Mapping[str, Collection[str
     return StreamMapping(
         name=name, stream=stream if isinstance(stream, str) else name,
         target=str(target), key=key_label, on_error=str(on_error), fields=specs,
-        match=match, profile=profile,
+        match=match, profile=profile, on_invalid=on_invalid,
         lookups={s.name: s.lookup for s in specs.values() if s.lookup},
         source_fields=frozenset(sources), ignore_case=ignore_case,
         where=dict(raw.get("where", {})) if isinstance(raw.get("where"), dict) else {},

@@ -29,14 +29,16 @@ from comptoir.access import policy
 from comptoir.core.errors import DomainError
 from comptoir.feeds import services as feeds
 from comptoir.feeds.models import Notification
-from comptoir.integration.models import Connection, QuarantinedRecord, SyncRun
+from comptoir.integration.models import Connection, FieldIssue, QuarantinedRecord, SyncRun
 from comptoir.web.objects import OBJECTS, detail_url_for
 from comptoir.web.templatetags.feeds import follow_context
+from comptoir.web.views.quality_issues import issue_rows
 
 # Events handled when a page asks for the notifications: enough for people's own changes;
 # a page never waits for a big import's events (the worker handles those).
 CATCH_UP_EVENTS = 500
 NOTIFICATIONS_PER_PAGE = 30
+RUN_ISSUES_PER_PAGE = 25
 
 
 def catch_up() -> None:
@@ -149,7 +151,8 @@ def _require_data_manager(request: HttpRequest) -> None:
 
 
 def connection_health(limit: int = 50) -> list[dict[str, Any]]:
-    """Each connection with its last run, last success and open quarantine: three queries."""
+    """Each connection with its last run, last success, open quarantine and open left-out
+    values: four queries."""
     last_run = SyncRun.objects.filter(connection=OuterRef("pk")).order_by("-id").values("id")[:1]
     last_ok = (SyncRun.objects.filter(connection=OuterRef("pk"), dry_run=False,
                                       status=SyncRun.Status.SUCCEEDED)
@@ -161,6 +164,9 @@ def connection_health(limit: int = 50) -> list[dict[str, Any]]:
     open_q = dict(QuarantinedRecord.objects.filter(status=QuarantinedRecord.Status.OPEN)
                   .values("connection_id").annotate(n=Count("id"))
                   .values_list("connection_id", "n"))
+    open_issues = dict(FieldIssue.objects.filter(status=FieldIssue.Status.OPEN)
+                       .values("connection_id").annotate(n=Count("id")).order_by()
+                       .values_list("connection_id", "n"))
     now = timezone.now()
     out = []
     for c in connections:
@@ -170,6 +176,7 @@ def connection_health(limit: int = 50) -> list[dict[str, Any]]:
         out.append({
             "connection": c, "run": run, "last_ok_at": c.last_ok_at, "age_seconds": age,
             "late": late, "quarantined": open_q.get(c.pk, 0),
+            "dropped": open_issues.get(c.pk, 0),
             "alive": run is not None and run.status in (SyncRun.Status.PENDING,
                                                         SyncRun.Status.RUNNING),
             "failed": run is not None and run.status == SyncRun.Status.FAILED,
@@ -187,6 +194,7 @@ def _live(request: HttpRequest) -> dict[str, Any]:
     health = connection_health()
     alive = (SyncRun.Status.PENDING, SyncRun.Status.RUNNING)
     return {"runs": runs, "health": health, "connection_filter": name,
+            "dropped_open": sum(h["dropped"] for h in health),
             "any_alive": any(r.status in alive for r in runs) or any(h["alive"] for h in health)}
 
 
@@ -235,8 +243,45 @@ def sync_run_now(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def sync_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
+    """Queue a reconciliation (a run that compares and writes nothing) and show its report
+    on the run's page."""
+    _require_data_manager(request)
+    from comptoir.integration.services import sync_run_start
+    from comptoir.integration.tasks import execute_run
+
+    connection = get_object_or_404(Connection, pk=pk)
+    try:
+        run = sync_run_start(connection, trigger=SyncRun.Trigger.RECONCILE, user=request.user,
+                             full=True, dry_run=True)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(reverse("web:sync"))
+    transaction.on_commit(lambda: execute_run.enqueue(run.pk))
+    messages.success(request, _("Reconciliation %(id)s of %(name)s is queued.")
+                     % {"id": run.pk, "name": connection})
+    return HttpResponseRedirect(reverse("web:sync_run", args=[run.pk]))
+
+
+def reconcile_context(details: Any) -> dict[str, Any] | None:
+    """A reconciliation's report as the run page shows it (None for other runs)."""
+    report = details.get("reconcile") if isinstance(details, dict) else None
+    if not isinstance(report, dict):
+        return None
+    streams = []
+    for stream in report.get("streams") or []:
+        totals = [{"name": name, **values, "same": values.get("source") == values.get("crm")}
+                  for name, values in (stream.get("totals") or {}).items()]
+        streams.append({**stream, "totals": totals})
+    return {**report, "streams": streams}
+
+
+@login_required
 def sync_run(request: HttpRequest, pk: int) -> HttpResponse:
-    """One run: status, counts per stream, the source's figures; live while it runs."""
+    """One run: status, counts per stream, the source's figures; live while it runs. The
+    full page also lists the values the run left out (not the polled part: a list being
+    paged through must not reset every two seconds)."""
     _require_data_manager(request)
     run = get_object_or_404(SyncRun.objects.select_related("connection", "requested_by"),
                             pk=pk)
@@ -246,6 +291,7 @@ def sync_run(request: HttpRequest, pk: int) -> HttpResponse:
         "alive": run.status in (SyncRun.Status.PENDING, SyncRun.Status.RUNNING),
         "streams": sorted((details.get("streams") or {}).items()),
         "source": sorted((details.get("source") or {}).items()),
+        "reconcile": reconcile_context(details),
         "quarantined_open": run.quarantined_records.filter(
             status=QuarantinedRecord.Status.OPEN).count(),
         "elapsed": ((run.finished_at or timezone.now()) - run.started_at).total_seconds()
@@ -253,6 +299,12 @@ def sync_run(request: HttpRequest, pk: int) -> HttpResponse:
     }
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "web/feeds/sync_run_status.html", context)
+    # Open ones first: what this run left out and is still missing, then what it brought
+    # back valid (an issue's last run is the one that last changed it).
+    issues = (FieldIssue.objects.filter(last_run=run).select_related("connection")
+              .order_by("status", "id"))  # "open" sorts before "resolved"
+    page = Paginator(issues, RUN_ISSUES_PER_PAGE).get_page(request.GET.get("page"))
+    context.update(issues=issue_rows(page.object_list), page_obj=page)
     return render(request, "web/feeds/sync_run.html", context)
 
 
@@ -296,4 +348,5 @@ urlpatterns = [
     path("sync/runs/<int:pk>/", sync_run, name="sync_run"),
     path("sync/connections/<int:pk>/run/", sync_run_now, name="sync_run_now"),
     path("sync/quarantine/<int:pk>/replay/", sync_replay, name="sync_replay"),
+    path("sync/connections/<int:pk>/reconcile/", sync_reconcile, name="sync_reconcile"),
 ]

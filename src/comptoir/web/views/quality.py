@@ -39,6 +39,7 @@ TABS: tuple[tuple[str, Any], ...] = (
     ("audit", _l("File audit")),
     ("sirene", _l("SIRENE")),
     ("promotions", _l("Promotions")),
+    ("field_issues", _l("Values left out")),
 )
 OBJECTS: tuple[tuple[str, Any], ...] = (
     ("account", _l("Accounts")), ("contact", _l("Contacts")), ("lead", _l("Leads")))
@@ -354,15 +355,20 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
 
 def record_quality(request: HttpRequest, object_type: str, obj: Model) -> dict[str, Any]:
     """What a record page shows about its quality: each profile met or its gaps, the open
-    duplicate pairs involving it (for data managers), and the last merge into it.
+    duplicate pairs involving it (for data managers), the last merge into it, and the values
+    a sync left out of it (any record a sync loads).
 
     "No duplicate" is read from the review queue (an indexed lookup) rather than scored live
     on every page view; and only for data managers: telling a rep that a record exists would
     reveal records hidden from them.
     """
-    if object_type not in ("account", "contact", "lead"):
-        return {}
+    from .quality_issues import record_issues  # that module builds on this one's frame
+
     pk = int(obj.pk)  # type: ignore[arg-type]
+    # Any record a sync loads may have values left out, whoever may see it (see there).
+    issues = record_issues(object_type, pk)
+    if object_type not in ("account", "contact", "lead"):
+        return {"quality_issues": issues} if issues else {}
     sees_all = policy.sees_all(request.user)
     pairs: list[tuple[int, float]] = []
     if sees_all:
@@ -383,7 +389,7 @@ def record_quality(request: HttpRequest, object_type: str, obj: Model) -> dict[s
                                "duplicates first."))
         rows.append({"name": name, "label": PROFILE_LABELS[name], "ok": not messages_,
                      "gaps": messages_})
-    out: dict[str, Any] = {"quality_profiles": rows}
+    out: dict[str, Any] = {"quality_profiles": rows, "quality_issues": issues}
     if sees_all:
         out["quality_pairs"] = [reverse("web:quality_pair", args=[p]) for p, _s in pairs]
         out["quality_last_merge"] = MergeRecord.objects.filter(

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from comptoir.core.errors import DomainError
 from comptoir.integration.loader import Counts
 from comptoir.integration.models import Connection, SyncRun
+from comptoir.integration.reconcile import reconcile_connection, reconcile_lines
 from comptoir.integration.services import sync_run
 
 
@@ -26,6 +27,13 @@ class Command(BaseCommand):
         parser.add_argument("--full", action="store_true",
                             help="Ignore the saved cursors: read everything again "
                                  "(unchanged records are still not rewritten).")
+        parser.add_argument("--reconcile", action="store_true",
+                            help="Compare the CRM with the source, stream by stream (counts, "
+                                 "each record's content, totals of amounts) and list every "
+                                 "difference with its reason; writes nothing.")
+        parser.add_argument("--limit", type=int, default=50,
+                            help="With --reconcile: differences listed per stream "
+                                 "(all are counted).")
         parser.add_argument("--no-progress", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,6 +56,9 @@ class Command(BaseCommand):
                                   f"({rate:,.0f}/s)", ending="")
                 self.stdout.flush()
 
+        if options["reconcile"]:
+            self._reconcile(connection, options["limit"], show)
+            return
         try:
             run = sync_run(connection, full=options["full"], dry_run=options["dry_run"],
                            progress=progress)
@@ -87,6 +98,21 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"  {run.quarantined} record(s) quarantined: see /api/v1/integration/"
                 f"quarantine?connection={run.connection.name}"))
+
+    def _reconcile(self, connection: Connection, limit: int, show: bool) -> None:
+        def progress(stream: str, read: int) -> None:
+            if show:
+                self.stdout.write(f"\r  {stream}: {read:,} compared", ending="")
+                self.stdout.flush()
+
+        run = reconcile_connection(connection, progress=progress)
+        if show:
+            self.stdout.write("")
+        if run.status != SyncRun.Status.SUCCEEDED:
+            raise CommandError(f"Reconciliation {run.pk} failed ({run.error_category}): "
+                               f"{run.error_message}")
+        for line in reconcile_lines(run.details["reconcile"], limit=limit):
+            self.stdout.write(line)
 
     def _list(self) -> None:
         rows = Connection.objects.order_by("name")
