@@ -270,6 +270,51 @@ def test_numbers_empty_and_english() -> None:
     assert error_of('["number"]', True) == '"Col": True is not a number'
 
 
+def test_round_half_up_where_a_user_wants_it() -> None:
+    assert value_of('[{ round = 2 }]', Decimal("54.4150")) == Decimal("54.42")
+    assert value_of('[{ round = 2 }]', "1 234,565") == Decimal("1234.57")
+    assert value_of('[{ round = 0 }]', Decimal("-2.5")) == Decimal("-3")
+    assert value_of('[{ round = 2 }]', "") is None
+    assert error_of('[{ round = 2 }]', "abc") == '"Col": "abc" is not a number'
+
+
+def test_invalid_values_policy(targets: dict[str, set[str]]) -> None:
+    """Contact means and identifiers are left out by default; the rest quarantines; a field
+    or a stream says otherwise; the key and required fields never drop."""
+    text = """system = "t"
+[streams.a]
+target = "account"
+[streams.a.fields]
+legal_name = { source = "n", required = true }
+email = "e"
+credit_limit = "c"
+phone = { source = "p", on_invalid = "stop" }
+[streams.b]
+target = "account"
+on_invalid = "drop_field"
+[streams.b.fields]
+legal_name = "n"
+credit_limit = "c"
+email = { source = "e", on_invalid = "quarantine" }
+"""
+    mapping = load_mapping(text, targets=targets)
+    a, b = mapping.streams["a"], mapping.streams["b"]
+    assert [a.invalid_policy(k) for k in ("email", "siren", "credit_limit", "phone",
+                                          "legal_name", "external_id", "lines.2.quantity")] == [
+        "drop_field", "drop_field", "quarantine", "stop", "quarantine", "quarantine",
+        "quarantine"]
+    assert [b.invalid_policy(k) for k in ("credit_limit", "email", "legal_name")] == [
+        "drop_field", "quarantine", "drop_field"]
+    assert a.raw_value("email", Record("k", {"e": "x@@y"})) == "x@@y"
+    bad = text.replace('on_invalid = "stop"', 'on_invalid = "drop"').replace(
+        'legal_name = { source = "n", required = true }',
+        'legal_name = { source = "n", required = true, on_invalid = "drop_field" }')
+    with pytest.raises(MappingError) as problems:
+        load_mapping(bad, targets=targets)
+    assert "on_invalid: 'drop' is not one of drop_field, quarantine, stop" in str(problems.value)
+    assert "a required field cannot be dropped" in str(problems.value)
+
+
 def test_int() -> None:
     assert value_of('["int"]', "1 200") == 1200
     assert value_of('["int"]', "12,0") == 12
