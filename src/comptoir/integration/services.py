@@ -45,7 +45,7 @@ def connection_mapping(connection: Connection) -> ConnectionMapping:
                         source=f"connection {connection.name}")
 
 
-BUILTIN_CONNECTORS = ("files", "tryton", "sql", "push")
+BUILTIN_CONNECTORS = ("files", "tryton", "sql", "tryton_sql", "push")
 
 
 def load_connectors() -> None:
