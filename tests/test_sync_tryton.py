@@ -248,3 +248,28 @@ def test_named_contact_mechanisms_become_the_accounts_contacts(erp: Any) -> None
     assert ExternalRef.objects.filter(system="tryton", object_type="contact",
                                       external_id=f"party.contact_mechanism,{first}",
                                       deleted_at__isnull=True).exists()
+    # A deactivated first mechanism re-keys the contact once; the next runs leave it alone.
+    client.write("party.contact_mechanism", [first], {"active": False})
+    _ok(sync_run(connection))
+    again = _ok(sync_run(connection))
+    assert again.deleted == 0
+    assert ExternalRef.objects.filter(system="tryton", object_type="contact",
+                                      external_id=f"party.contact_mechanism,{second}",
+                                      deleted_at__isnull=True).exists()
+
+
+def test_a_template_change_brings_its_products_back(erp: Any) -> None:
+    from comptoir.sales.models import PriceListItem
+
+    connection, client = erp
+    _ok(sync_run(connection))
+    product = client.search_read("product.product", [], ["template"], limit=1,
+                                 order=[["id", "ASC"]])[0]
+    client.write("product.template", [product["template"]], {"list_price": "999.0000",
+                                                              "name": "Audit renommé"})
+    run = _ok(sync_run(connection))
+    assert run.updated == 2  # the product (its name) and its price in the list
+    local = ExternalRef.objects.get(system="tryton", object_type="product",
+                                    external_id=str(product["id"])).object_id
+    assert Product.objects.get(pk=local).name == "Audit renommé"
+    assert PriceListItem.objects.get(product_id=local).unit_price == 999

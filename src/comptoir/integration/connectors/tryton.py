@@ -331,6 +331,24 @@ class ProductsStream(_TrytonStream):
         "code", "active", "write_date", "create_date", "template.name",
         "template.list_price", "template.default_uom.name", "template.type"]
 
+    def _changed_ids(self, since: dt.datetime | None) -> dict[int, dt.datetime]:
+        """A product's name, unit and list price are its template's: a changed template
+        brings its products back."""
+        found = super()._changed_ids(since)
+        if since is None:
+            return found
+        templates = {row["id"]: _changed(row) for row in self.client.iter_search_read(
+            "product.template", [_since(since)], ["write_date", "create_date"], page=5000,
+            context=ALL)}
+        if templates:
+            for row in self.client.iter_search_read(
+                    self.model, [["template", "in", list(templates)]], ["template"],
+                    page=5000, context=ALL):
+                moment = templates[row["template"]]
+                if moment > found.get(row["id"], EPOCH):
+                    found[row["id"]] = moment
+        return found
+
     def flatten(self, row: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         template = row.get("template.") or {}
         uom = template.get("default_uom.") or {}
@@ -396,9 +414,11 @@ class ContactsStream(_TrytonStream):
         keys: set[str] = set()
         seen: set[tuple[int, str]] = set()
         own = own_parties(self.client)
+        # the active mechanisms, as ``read`` groups them: a deactivated first mechanism must
+        # not give the contact another key here (it would be a tombstone on every run)
         for row in self.client.iter_search_read(self.model, list(self.domain),
                                                 ["party", "name"], page=5000,
-                                                order=[["id", "ASC"]], context=ALL):
+                                                order=[["id", "ASC"]], context={}):
             if row["party"] in own:
                 continue
             group = (row["party"], " ".join(str(row["name"]).split()).casefold())
