@@ -107,14 +107,20 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str]) -> None:
+def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str],
+                                                     tmp_path: Path) -> None:
     """``comptoir serve`` as ``make run`` starts it: real gunicorn, real worker, SIGTERM."""
     env = site_env
     port = _free_port()
+    # Its output goes to a file, not a pipe nobody reads while it starts: a full pipe would
+    # block serve's writes (a slow start under load logs more) and it would never answer.
+    log = tmp_path / "serve.log"
+    sink = log.open("wb")
     process = subprocess.Popen(
         [COMPTOIR, "serve", "--port", str(port), "--workers", "1"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        stdout=sink, stderr=subprocess.STDOUT,
     )
+    sink.close()
     try:
         # Generous: a loaded CI machine may take long to start; a healthy one answers in seconds.
         deadline = time.monotonic() + 300
@@ -125,7 +131,8 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str]) -
                 break
             except OSError:
                 time.sleep(0.3)
-        assert status == 200, f"serve did not answer (exit {process.poll()})"
+        assert status == 200, (f"serve did not answer (exit {process.poll()}):\n"
+                               + log.read_text(errors="replace")[-3000:])
         assert "/api/v1/accounts" in json.loads(body)["paths"]
         status, _ = _get(f"http://127.0.0.1:{port}/api/v1/accounts")
         assert status == 401
@@ -137,11 +144,12 @@ def test_serve_runs_web_and_worker_and_stops_cleanly(site_env: dict[str, str]) -
         children = _children(process.pid)
         assert len(children) == 2, "gunicorn and the task worker both run"
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-            process.communicate()
+            process.wait()
+    output = log.read_bytes()
     assert process.returncode == 0, output.decode(errors="replace")
     assert b"Comptoir stopped." in output
     for pid in children:

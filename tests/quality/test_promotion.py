@@ -29,6 +29,16 @@ from comptoir.testing.tryton_fixtures import tryton, tryton_template  # noqa: F4
 PENDING = PromotionRequest.Status.PENDING
 
 
+@pytest.fixture
+def outbound_erp(db: Any) -> None:
+    """An enabled connection sending new customers: approval needs one (promotion_approve)."""
+    from comptoir.integration.models import Connection
+
+    Connection.objects.create(name="erp-out", connector="files", mapping='system = "erp"\n',
+                              direction=Connection.Direction.OUTBOUND)
+
+
+
 def complete_account(by: Any, n: int, **extra: Any) -> Account:
     """A prospect with everything the ERP profile asks for, and a contact."""
     siren = extra.pop("siren", f.siren(n))
@@ -154,7 +164,8 @@ def test_the_review_shows_the_gaps_and_the_customers_it_may_be(owner: Any,
     assert {r.field for r in review.duplicates[0].reasons} >= {"email", "phone"}
 
 
-def test_approval_waits_for_a_complete_profile(owner: Any, data_manager: Any) -> None:
+def test_approval_waits_for_a_complete_profile(outbound_erp: None, owner: Any,
+                                               data_manager: Any) -> None:
     prospect = f.account(by=owner, legal_name="Menuiserie Rivière SARL",
                          billing_postcode="69003", billing_city="Lyon")
     req, _created = promotion_request(account=prospect, user=owner)
@@ -217,7 +228,7 @@ def test_merge_into_the_existing_customer(owner: Any, data_manager: Any) -> None
 
 # --- API ------------------------------------------------------------------------------------
 
-def test_api_queue_review_and_decisions(api: Any, owner: Any, outsider: Any,
+def test_api_queue_review_and_decisions(outbound_erp: None, api: Any, owner: Any, outsider: Any,
                                         data_manager: Any) -> None:
     prospect = complete_account(owner, 7201)
     quote(owner, prospect)
@@ -249,7 +260,8 @@ def test_api_queue_review_and_decisions(api: Any, owner: Any, outsider: Any,
     api(data_manager).post(f"promotions/{other_pk}/reject", {"note": "Supplier"}).expect(200)
 
 
-def test_api_gaps_block_approval_and_merge(api: Any, owner: Any, data_manager: Any) -> None:
+def test_api_gaps_block_approval_and_merge(outbound_erp: None, api: Any, owner: Any,
+                                           data_manager: Any) -> None:
     customer = f.account(by=data_manager, legal_name="Client SARL", status="customer")
     prospect = f.account(by=owner, legal_name="Client")
     pk = api(owner).post(f"accounts/{prospect.pk}/promotion-request").expect(201)["id"]

@@ -14,6 +14,16 @@ from comptoir.testing import factories as f
 
 
 @pytest.fixture
+def outbound_erp(db: Any) -> None:
+    """An enabled connection sending new customers: approval needs one (promotion_approve)."""
+    from comptoir.integration.models import Connection
+
+    Connection.objects.create(name="erp-out", connector="files", mapping='system = "erp"\n',
+                              direction=Connection.Direction.OUTBOUND)
+
+
+
+@pytest.fixture
 def request_for(owner: Any) -> PromotionRequest:
     """A pending request raised by an accepted quote on an incomplete prospect."""
     prospect = f.account(by=owner, legal_name="Menuiserie Rivière SARL",
@@ -52,7 +62,7 @@ def test_queue_and_detail_for_the_data_manager(client_for: Any, data_manager: An
     assert request_for.status == "pending"
 
 
-def test_approve_reject_and_merge_from_the_page(client_for: Any, owner: Any,
+def test_approve_reject_and_merge_from_the_page(outbound_erp: None, client_for: Any, owner: Any,
                                                 data_manager: Any,
                                                 request_for: PromotionRequest) -> None:
     client = client_for(data_manager)

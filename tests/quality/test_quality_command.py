@@ -86,6 +86,11 @@ def test_merge_refused_to_whoever_may_not_change_the_records(personas: Any, pair
 
 
 def test_promotion_requests_listed_approved_and_rejected(personas: Any) -> None:
+    from comptoir.integration.models import Connection
+
+    # approval needs a connection sending new customers (promotion_approve)
+    Connection.objects.create(name="erp-out", connector="files", mapping='system = "erp"\n',
+                              direction=Connection.Direction.OUTBOUND)
     complete = f.account(by=personas.owner, legal_name="Complète SAS", siret="73282932000074",
                          naf_code="62.01Z", payment_terms="net_30", billing_street="1 rue A",
                          billing_postcode="75001", billing_city="Paris")

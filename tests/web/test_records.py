@@ -60,7 +60,7 @@ def test_each_record_page_renders_for_its_owner(world: Any, client_for: Any, kin
     assert response.status_code == 200
     html = response.content.decode()
     assert "History" in html  # the audit trail summary
-    assert "created" in html  # its first entry
+    assert "Created by" in html  # its first entry
 
 
 def test_product_page_lists_its_prices(world: Any, client_for: Any) -> None:

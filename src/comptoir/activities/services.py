@@ -58,10 +58,16 @@ def _resolve_links(user: Any, activity: Activity, changed: set[str]) -> None:
         activity.account_id = derived
 
 
-def _check_times(activity: Activity) -> None:
+def _check_times(activity: Activity, *, planning: bool = True) -> None:
+    """``planning``: whether to require a date on an activity still to do (on create, or when
+    its done flag or dates change): an undated one never shows in Today or Overdue."""
     if activity.start_at and activity.end_at and activity.end_at < activity.start_at:
         raise ValidationFailed(_("The end is before the start."),
                                fields={"end_at": [_("Must be after the start.")]})
+    if planning and not activity.done and activity.kind != Activity.Kind.NOTE \
+            and activity.due_at is None and activity.start_at is None:
+        raise ValidationFailed(_("A planned activity needs a date."),
+                               fields={"due_at": [_("Give the date it is due.")]})
     if activity.done and activity.done_at is None:
         activity.done_at = timezone.now()
     if not activity.done:
@@ -92,7 +98,7 @@ def activity_update(*, activity: Activity, user: Any, data: Mapping[str, Any],
     if "owner_id" in data:
         policy.require_assignable(user, activity.owner_id, record=activity)
     _resolve_links(user, activity, set(data) & set(_LINKS))
-    _check_times(activity)
+    _check_times(activity, planning=bool({"done", "due_at", "start_at", "kind"} & set(data)))
     return update_record(activity, {}, object_type=ObjectType.ACTIVITY, user=user, source=source,
                          custom=custom, before=before)
 

@@ -1,10 +1,9 @@
 """The one NinjaAPI: every app's router, the auth, the uniform error handlers."""
 
-from ninja import NinjaAPI
-
 from comptoir.access.api import router as access_router
 from comptoir.activities.api import router as activities_router
 from comptoir.api.auth import API_AUTH
+from comptoir.api.docs import ComptoirAPI
 from comptoir.api.errors import register_handlers
 from comptoir.api.parser import StrictParser
 from comptoir.core.api import router as core_router
@@ -19,7 +18,7 @@ from comptoir.search.api import router as search_router
 from comptoir.service.api import router as service_router
 from comptoir.sirene.api import router as sirene_router
 
-api = NinjaAPI(
+api = ComptoirAPI(
     title="Comptoir API",
     version="1",
     description=(

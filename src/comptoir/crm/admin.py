@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Pipeline, Stage
+from .models import LostReason, Pipeline, Stage
 
 
 class StageInline(admin.TabularInline):
@@ -15,3 +15,11 @@ class StageInline(admin.TabularInline):
 class PipelineAdmin(admin.ModelAdmin):
     list_display = ("name", "is_default")
     inlines = [StageInline]
+
+
+@admin.register(LostReason)
+class LostReasonAdmin(admin.ModelAdmin):
+    """The picklist offered when a deal is lost; empty means free text."""
+
+    list_display = ("name", "order", "active")
+    list_editable = ("order", "active")

@@ -373,6 +373,23 @@ class Stage(models.Model):
         return self.name
 
 
+class LostReason(models.Model):
+    """An option of the lost-reason picklist offered when a deal is lost (kept in the deal as
+    text, so renaming or retiring an option leaves closed deals as they were)."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("lost reason")
+        verbose_name_plural = _("lost reasons")
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Opportunity(CustomFieldsModel):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")

@@ -28,7 +28,7 @@ from comptoir.core.services import (
 )
 from comptoir.quality import identifiers
 
-from .models import Account, Contact, Lead, Opportunity, Pipeline, Stage
+from .models import Account, Contact, Lead, LostReason, Opportunity, Pipeline, Stage
 
 FREE_MAIL_DOMAINS = frozenset({
     "gmail.com", "yahoo.fr", "yahoo.com", "hotmail.com", "hotmail.fr", "outlook.com",
@@ -531,6 +531,30 @@ def _check_opportunity(opp: Opportunity) -> None:
         raise ValidationFailed(_("Some fields are not valid."), fields=errors)
 
 
+def lost_reason_choices() -> list[str]:
+    """The active options of the lost-reason picklist (empty: any reason in free text)."""
+    return list(LostReason.objects.filter(active=True).values_list("name", flat=True))
+
+
+def _check_lost_reason(opp: Opportunity) -> None:
+    """A deal becoming lost says why (forecast reviews and win/loss analysis rely on it): one
+    of the picklist's options when there is a picklist, any text otherwise."""
+    reason = (opp.lost_reason or "").strip()
+    choices = lost_reason_choices()
+    if not reason:
+        raise ValidationFailed(_("Give the reason the deal was lost."),
+                               fields={"lost_reason": [_("Required when the deal is lost.")]})
+    if choices:
+        known = {c.casefold(): c for c in choices}
+        if reason.casefold() not in known:
+            raise ValidationFailed(
+                _("Choose one of the lost reasons."),
+                fields={"lost_reason": [_("Choose one of: %(choices)s.")
+                                        % {"choices": ", ".join(choices)}]})
+        reason = known[reason.casefold()]
+    opp.lost_reason = reason
+
+
 def _apply_stage(opp: Opportunity, stage_changed: bool, probability_given: bool) -> None:
     stage = opp.stage
     if stage.pipeline_id != opp.pipeline_id:
@@ -541,6 +565,8 @@ def _apply_stage(opp: Opportunity, stage_changed: bool, probability_given: bool)
     new_status = (Opportunity.Status.WON if stage.is_won else
                   Opportunity.Status.LOST if stage.is_lost else Opportunity.Status.OPEN)
     if new_status != opp.status:
+        if new_status == Opportunity.Status.LOST:
+            _check_lost_reason(opp)
         opp.status = new_status
         opp.closed_at = timezone.now() if new_status != Opportunity.Status.OPEN else None
 

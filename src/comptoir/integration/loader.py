@@ -155,6 +155,8 @@ def _reason(errors: dict[str, Any]) -> str:
     said: dict[str, list[str]] = {}
     for k, v in errors.items():
         said.setdefault(" ".join(v) if isinstance(v, list) else str(v), []).append(k)
+    if len(errors) == 1:  # the field is shown beside the reason (``field``): not twice
+        return next(iter(said))
     return "; ".join(f"{', '.join(names)}: {message}" for message, names in said.items())
 
 

@@ -78,6 +78,7 @@ class SyncRun(models.Model):
 
     class Trigger(models.TextChoices):
         MANUAL = "manual", _("Command line")
+        WEB = "web", _("Sync page")
         SCHEDULE = "schedule", _("Schedule")
         API = "api", _("API")
         PUSH = "push", _("Push")

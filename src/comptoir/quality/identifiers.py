@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 
 import phonenumbers
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 from stdnum import iban, luhn
@@ -66,11 +68,47 @@ def format_iban(value: str) -> str:
     return str(iban.format(value))
 
 
+# email-validator explains in English only: its common reasons, by the start of its message,
+# get a translated one; any other reason is shown as is only to English readers.
+_EMAIL_REASONS: tuple[tuple[str, Callable[[], str]], ...] = (
+    ("An email address must have an @-sign", lambda: _("the @ sign is missing.")),
+    ("There must be something after the @-sign",
+     lambda: _("the domain after the @ sign is missing.")),
+    ("There must be something before the @-sign",
+     lambda: _("the name before the @ sign is missing.")),
+    ("The email address contains invalid characters before the @-sign",
+     lambda: _("it contains characters not allowed before the @ sign.")),
+    ("The part after the @-sign contains invalid characters",
+     lambda: _("the domain contains characters that are not allowed.")),
+    ("The part after the @-sign is not valid. It should have a period",
+     lambda: _("the domain must contain a period (example.com).")),
+    ("An email address cannot have two periods in a row",
+     lambda: _("it cannot have two periods in a row.")),
+    ("An email address cannot start with a period",
+     lambda: _("it cannot start with a period.")),
+    ("An email address cannot end with a period", lambda: _("it cannot end with a period.")),
+    ("An email address cannot have a period immediately before the @-sign",
+     lambda: _("it cannot have a period just before the @ sign.")),
+)
+
+
+def _email_reason(exc: EmailNotValidError) -> str:
+    text = str(exc)
+    for start, message in _EMAIL_REASONS:
+        if text.startswith(start):
+            return message()
+    return text if (get_language() or "en").startswith("en") else ""
+
+
 def check_email(value: str) -> str:
     try:
         return validate_email(value.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(_("Not a valid e-mail address: %(reason)s") % {"reason": exc}) from exc
+        reason = _email_reason(exc)
+        if not reason:
+            raise ValueError(_("Not a valid e-mail address.")) from exc
+        raise ValueError(_("Not a valid e-mail address: %(reason)s") % {"reason": reason}) \
+            from exc
 
 
 def check_phone(value: str, region: str = "FR") -> str:

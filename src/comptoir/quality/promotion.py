@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -334,13 +335,30 @@ def account_promote_checked(*, account: Account, user: Any, source: str = "app")
     return account_promote(account=account, user=user, source=source)
 
 
+def outbound_connection_exists() -> bool:
+    """Whether an enabled connection sends records to the ERP (direction outbound or both).
+
+    Looked up through the app registry: a domain app does not import the integration layer."""
+    try:
+        connection_model = apps.get_model("integration", "Connection")
+    except LookupError:
+        return False
+    return bool(connection_model.objects.filter(
+        enabled=True, direction__in=("outbound", "both")).exists())
+
+
 @transaction.atomic
 def promotion_approve(*, request: PromotionRequest, user: Any, source: str = "app"
                       ) -> PromotionRequest:
     """Approve: the account is promoted (customer, ``account.promoted`` event) and the
-    outbound connector creates it in the ERP. Refused while the ERP profile has gaps."""
+    outbound connector creates it in the ERP. Refused while the ERP profile has gaps, and
+    while no enabled connection sends new customers: the account would become a customer the
+    ERP never hears of."""
     _require_data_manager(user)
     request = _lock_pending(request)
+    if not outbound_connection_exists():
+        raise Conflict(_("No ERP connection sends new customers: add a connection going out of "
+                         "Comptoir (or both ways) and enable it, then approve again."))
     account_promote_checked(account=Account.objects.get(pk=request.account_id), user=user,
                             source=source)
     return _decide(request, user, Status.APPROVED)

@@ -10,6 +10,7 @@ Keyword arguments are the service's data; a model instance may be given for a fo
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -152,6 +153,12 @@ def activity(*, by: Any, custom: Mapping[str, Any] | None = None, **data: Any) -
 
     data.setdefault("subject", f"Call {seq()}")
     data.setdefault("kind", "call")
+    if not data.get("done") and data["kind"] != "note" and not (
+            data.get("due_at") or data.get("start_at")):
+        # a planned activity needs a date (activities.services): far enough not to be "today"
+        from django.utils import timezone
+
+        data["due_at"] = timezone.now() + dt.timedelta(days=30)
     return activity_create(user=by, data=_ids(data), custom=custom, source="tests")
 
 

@@ -361,6 +361,56 @@ class TelInput(forms.TextInput):
     input_type = "tel"
 
 
+class IdentifierField(forms.CharField):
+    """A SIREN, SIRET, VAT number or NAF code as people paste it (``528 960 354``,
+    ``528.960.354``, with no-break spaces): the model's ``max_length`` (9 for a SIREN) would
+    make the browser cut such a spelling, so the input is wider and the value is compacted
+    here. A valid value comes out in its stored form; an invalid one goes on compacted, for
+    the domain service to refuse with its message."""
+
+    INPUT_LENGTH: ClassVar[int] = 40
+    separators: ClassVar[str] = r"[\s\u00a0\u202f.\-/]"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["max_length"] = self.INPUT_LENGTH  # not the model's: it counts stored digits
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> str:
+        text = re.sub(self.separators, "", str(super().to_python(value))).upper()
+        if not text:
+            return text
+        try:
+            return self.check(text)
+        except ValueError:
+            return text
+
+    def check(self, value: str) -> str:
+        """The stored form of a valid value; ``ValueError`` otherwise."""
+        raise NotImplementedError
+
+
+class SirenField(IdentifierField):
+    def check(self, value: str) -> str:
+        return identifiers.check_siren(value)
+
+
+class SiretField(IdentifierField):
+    def check(self, value: str) -> str:
+        return identifiers.check_siret(value)
+
+
+class VatField(IdentifierField):
+    def check(self, value: str) -> str:
+        return identifiers.check_vat(value)
+
+
+class NafField(IdentifierField):
+    separators = r"[\s\u00a0\u202f]"  # the dot of ``62.01Z`` is part of the code
+
+    def check(self, value: str) -> str:
+        return identifiers.check_naf(value)
+
+
 class OwnerField(ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
         return obj.get_full_name() or obj.username
@@ -619,6 +669,8 @@ class AccountForm(RecordForm):
                    "fax": TelInput(),
                    "siren": forms.TextInput(attrs={"inputmode": "numeric"}),
                    "siret": forms.TextInput(attrs={"inputmode": "numeric"})}
+        field_classes = {"siren": SirenField, "siret": SiretField, "vat_number": VatField,
+                         "naf_code": NafField}
         help_texts = {"siren": _l("9 digits; checked against its check digit."),
                       "billing_country": _l("Two-letter code: FR, BE, CH…")}
 
@@ -679,8 +731,10 @@ class LeadForm(RecordForm):
                   "email", "phone", "website", "street", "postcode", "city", "country",
                   "source", "status", "score", "description", "owner")
         widgets = {"email": forms.EmailInput(), "phone": TelInput(),
-                   "description": forms.Textarea(attrs={"rows": 4})}
+                   "description": forms.Textarea(attrs={"rows": 4}),
+                   "siren": forms.TextInput(attrs={"inputmode": "numeric"})}
         help_texts = {"email": _l("An e-mail or a phone number is needed.")}
+        field_classes = {"siren": SirenField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

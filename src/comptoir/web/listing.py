@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from comptoir.access import policy
 from comptoir.access.models import User
 
-from .templatetags.web import STATUS_TONES, money
+from .templatetags.web import STATUS_TONES, money, phone
 
 PAGE_SIZE = 50
 SEARCH_LIMIT = 500  # best matches of a list's search box, then filtered and sorted
@@ -40,7 +40,8 @@ class Column:
     key: str
     label: Label
     sort: str | None = None  # ORM field ordered by, None when the column is not sortable
-    kind: str = "text"  # text | money | date | datetime | badge | number | bool | percent
+    # text | money | date | datetime | badge | number | bool | percent | phone
+    kind: str = "text"
     attr: str | None = None  # dotted path on the record (default: key)
     default: bool = True  # shown unless the user picks columns
     link: bool = False  # the cell links to the record's page
@@ -343,6 +344,8 @@ def display(col: Column, obj: Any) -> tuple[str, str]:
         return f"{localize(value)} %", ""
     if col.kind == "number":
         return str(localize(value)), ""
+    if col.kind == "phone":
+        return phone(value), ""
     return str(value), ""
 
 

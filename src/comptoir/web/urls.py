@@ -22,6 +22,7 @@ from .views import (
     records,
     search,
     settings,
+    site,
 )
 
 app_name = "web"
@@ -29,6 +30,6 @@ app_name = "web"
 urlpatterns = [
     path("", include(module)) for module in (
         auth, home, lists, board, quotes, forms, records, search, feeds, settings, quality,
-        quality_audit, quality_sirene, quality_promotion, quality_issues,
+        quality_audit, quality_sirene, quality_promotion, quality_issues, site,
     )
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
 from django import template
 from django.utils.formats import number_format
 
@@ -23,6 +24,29 @@ STATUS_TONES = {
     "open": "info", "new": "info", "working": "info", "sent": "info", "draft": "neutral",
     "prospect": "info", "waiting": "warning", "low": "neutral", "normal": "neutral",
 }
+
+
+HOME_REGION = "FR"  # numbers of this country are shown as dialled here: 01 34 38 01 62
+
+
+@register.filter
+def phone(value: Any) -> str:
+    """A stored E.164 number as people read it: national format for French numbers
+    (``01 34 38 01 62``), international for others (``+32 2 555 12 12``); anything that does
+    not parse is shown as stored. ``tel:`` links keep the E.164 value."""
+    text = "" if value is None else str(value).strip()
+    if not text:
+        return ""
+    try:
+        number = phonenumbers.parse(text, HOME_REGION)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(number):
+        return text
+    national = phonenumbers.region_code_for_number(number) == HOME_REGION
+    style = (phonenumbers.PhoneNumberFormat.NATIONAL if national
+             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return str(phonenumbers.format_number(number, style))
 
 
 @register.filter

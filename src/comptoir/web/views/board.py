@@ -31,7 +31,7 @@ from comptoir.access import policy
 from comptoir.access.models import Team, User
 from comptoir.core.errors import DomainError
 from comptoir.crm.models import Opportunity, Pipeline, Stage
-from comptoir.crm.services import opportunity_update
+from comptoir.crm.services import lost_reason_choices, opportunity_update
 
 CARD_LIMIT = 20  # cards drawn per column; the rest are one click away in the list
 CENT = Decimal("0.01")
@@ -232,6 +232,7 @@ def board(request: HttpRequest) -> HttpResponse:
         "title": _("Pipeline"), "pipelines": pipelines, "filters": filters, "stages": stages,
         "columns": columns, "owners": owner_choices(user), "teams": team_choices(user),
         "board_url": _board_url(filters), "card_limit": CARD_LIMIT,
+        "lost_reasons": lost_reason_choices(),
         "open_count": sum(c.count for c in columns if not c.closed),
         "open_total": sum((c.total for c in columns if not c.closed), Decimal("0")),
         "open_weighted": sum((c.weighted for c in columns if not c.closed), Decimal("0")),
@@ -267,7 +268,8 @@ def _answer(request: HttpRequest, filters: BoardFilters, stage_ids: set[int], me
             deal.owner_initials = initials(deal.owner)  # type: ignore[attr-defined]
     context = {"columns": columns, "stages": stages, "filters": filters, "message": message,
                "ok": ok, "board_url": _safe_next(request, _board_url(filters)),
-               "focus": focus, **summary(request.user, filters, stages)}
+               "focus": focus, "lost_reasons": lost_reason_choices(),
+               **summary(request.user, filters, stages)}
     return render(request, "web/board/moved.html", context, status=status)
 
 
@@ -297,8 +299,11 @@ def board_move(request: HttpRequest, pk: int) -> HttpResponse:
                                                                    "stage": stage.name},
                        ok=True, focus=deal.pk)
     name = deal.name
+    data: dict[str, Any] = {"stage_id": stage.pk}
+    if stage.is_lost:  # the drop onto Lost asks for it (board.js), the "Move to…" form too
+        data["lost_reason"] = request.POST.get("lost_reason", "").strip()
     try:
-        opportunity_update(opportunity=deal, user=user, data={"stage_id": stage.pk})
+        opportunity_update(opportunity=deal, user=user, data=data)
     except DomainError as exc:
         return _answer(request, filters, {old_stage_id, stage.pk},
                        _("“%(deal)s” was not moved: %(reason)s")

@@ -225,19 +225,22 @@ def sync_runs(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def sync_run_now(request: HttpRequest, pk: int) -> HttpResponse:
-    """Queue a run for the worker, as the API does, and follow its progress on its page."""
+    """Queue a run for the worker, as the API does, and follow its progress on its page.
+
+    The message says "started", not "queued": with an immediate task backend the run has
+    already finished when the page shows it, and the run page tells its actual status."""
     _require_data_manager(request)
     from comptoir.integration.services import sync_run_start
     from comptoir.integration.tasks import execute_run
 
     connection = get_object_or_404(Connection, pk=pk)
     try:
-        run = sync_run_start(connection, trigger=SyncRun.Trigger.MANUAL, user=request.user)
+        run = sync_run_start(connection, trigger=SyncRun.Trigger.WEB, user=request.user)
     except DomainError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(reverse("web:sync"))
     transaction.on_commit(lambda: execute_run.enqueue(run.pk))
-    messages.success(request, _("Run %(id)s of %(name)s is queued.")
+    messages.success(request, _("Run %(id)s of %(name)s started.")
                      % {"id": run.pk, "name": connection})
     return HttpResponseRedirect(reverse("web:sync_run", args=[run.pk]))
 

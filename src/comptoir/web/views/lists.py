@@ -25,7 +25,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.translation import get_language, ngettext, pgettext
+from django.utils.translation import get_language, ngettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
@@ -91,7 +91,8 @@ def _document_extra(qs: QuerySet[Any], key: str, value: Any) -> QuerySet[Any]:
 
 OWNER = Column("owner", _l("Owner"), sort=SORTABLE_USER)
 UPDATED = Column("updated_at", _l("Updated"), sort="updated_at", kind="datetime", default=False)
-CREATED = Column("created_at", _l("Created"), sort="created_at", kind="datetime", default=False)
+CREATED = Column("created_at", pgettext_lazy("creation date", "Created"), sort="created_at",
+                 kind="datetime", default=False)
 OWNER_FILTER = Filter("owner", _l("Owner"), kind="user", lookup="owner_id")
 
 SPECS: dict[str, ListSpec] = {
@@ -105,7 +106,7 @@ SPECS: dict[str, ListSpec] = {
             Column("billing_city", _l("City"), sort="billing_city"),
             Column("headcount_band", _l("Headcount"), kind="choice", default=False),
             Column("naf_code", _l("NAF code"), default=False),
-            Column("phone", _l("Phone"), default=False),
+            Column("phone", _l("Phone"), kind="phone", default=False),
             Column("email", _l("E-mail"), default=False),
             Column("territory", _l("Territory"), default=False),
             Column("active", _l("Active"), kind="bool", default=False),
@@ -141,8 +142,8 @@ SPECS: dict[str, ListSpec] = {
             Column("account", _l("Account"), sort="account__legal_name"),
             Column("job_title", _l("Job title")),
             Column("email", _l("E-mail"), sort="email"),
-            Column("phone", _l("Phone")),
-            Column("mobile", _l("Mobile"), default=False),
+            Column("phone", _l("Phone"), kind="phone"),
+            Column("mobile", _l("Mobile"), kind="phone", default=False),
             Column("marketing_consent", _l("Consent"), kind="choice", default=False),
             OWNER, UPDATED, CREATED,
         ],
@@ -164,7 +165,7 @@ SPECS: dict[str, ListSpec] = {
             Column("name", _l("Name"), attr="__str__", sort="last_name", link=True),
             Column("company_name", _l("Company"), sort="company_name"),
             Column("email", _l("E-mail")),
-            Column("phone", _l("Phone"), default=False),
+            Column("phone", _l("Phone"), kind="phone", default=False),
             Column("source", _l("Source"), kind="choice", sort="source"),
             Column("status", _l("Status"), kind="badge", sort="status"),
             Column("score", _l("Score"), kind="number", sort="score"),
@@ -175,7 +176,8 @@ SPECS: dict[str, ListSpec] = {
             Filter("source", _l("Source"), choices=Lead.Source.choices),
             OWNER_FILTER,
             Filter("score", _l("Minimum score"), kind="min"),
-            Filter("created", _l("Created"), kind="period", lookup="created_at"),
+            Filter("created", pgettext_lazy("creation date", "Created"), kind="period",
+                   lookup="created_at"),
         ],
         default_sort="-created_at",
         search_fields=["company_name", "last_name", "first_name", "email"],

@@ -32,6 +32,7 @@ from comptoir.quality import dedupe, merge, profiles
 from comptoir.quality.models import DuplicatePair, MatchIndexState, MergeRecord
 from comptoir.quality.wording import reason_rows
 from comptoir.web.objects import detail_url_for
+from comptoir.web.templatetags.web import phone
 
 TABS: tuple[tuple[str, Any], ...] = (
     ("duplicates", _l("Duplicates")),
@@ -98,11 +99,11 @@ def summarize(object_type: str, obj: Model | None, pk: int) -> RecordSummary:
     if object_type == "account":
         detail = [f"SIREN {o.siren}" if o.siren else "",
                   " ".join(x for x in (o.billing_postcode, o.billing_city) if x),
-                  o.email, o.phone]
+                  o.email, phone(o.phone)]
     elif object_type == "contact":
-        detail = [str(o.account) if o.account_id else "", o.email, o.phone or o.mobile]
+        detail = [str(o.account) if o.account_id else "", o.email, phone(o.phone or o.mobile)]
     else:
-        detail = [o.company_name, o.email, o.phone]
+        detail = [o.company_name, o.email, phone(o.phone)]
     return RecordSummary(pk, str(obj), [d for d in detail if d],
                          detail_url_for(object_type, pk))
 

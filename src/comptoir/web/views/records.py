@@ -9,8 +9,9 @@ the rest. Writes go through the domain services, whose errors are shown next to 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,8 @@ from django.core.paginator import Paginator
 from django.db.models import (
     BooleanField,
     Count,
+    DateField,
+    DateTimeField,
     ExpressionWrapper,
     F,
     IntegerField,
@@ -33,15 +36,18 @@ from django.db.models import (
     When,
 )
 from django.db.models import Case as SqlCase
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.formats import date_format, localize
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import pgettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -60,7 +66,7 @@ from comptoir.quality.models import PromotionRequest
 from comptoir.sales.models import PriceListItem, Product, SalesDocument
 from comptoir.service.models import Case
 from comptoir.web.objects import detail_url
-from comptoir.web.templatetags.web import money
+from comptoir.web.templatetags.web import money, phone
 from comptoir.web.views.quality import record_quality
 
 TIMELINE_PAGE = 10  # activities per page of a timeline ("load more" brings the next)
@@ -133,6 +139,12 @@ class Fact:
     system: str = ""  # the other system that masters the value, when one does
     multiline: bool = False
     external: bool = False
+    nowrap: bool = False  # a number that must not break across lines (phone, SIRET, VAT)
+
+
+# identifiers read as one token: a line break inside would make them look like two numbers
+NOWRAP_FIELDS = frozenset({"siren", "siret", "vat_number", "naf_code", "phone", "mobile",
+                           "fax"})
 
 
 def _label(model: type[Model], name: str) -> str:
@@ -140,7 +152,7 @@ def _label(model: type[Model], name: str) -> str:
 
 
 def fact(obj: Model, name: str, owned: dict[str, str], *, label: Any = None, url: str = "",
-         text: str | None = None) -> Fact:
+         text: str | None = None, nowrap: bool | None = None) -> Fact:
     """A fact from one field: choices shown by label, money and dates formatted."""
     model = type(obj)
     field_ = model._meta.get_field(name)
@@ -158,7 +170,8 @@ def fact(obj: Model, name: str, owned: dict[str, str], *, label: Any = None, url
             text = ""
         else:
             text = str(localize(value)) if isinstance(value, Decimal | int) else str(value)
-    return Fact(label or _label(model, name), text, url=url, system=owned.get(name, ""))
+    return Fact(label or _label(model, name), text, url=url, system=owned.get(name, ""),
+                nowrap=name in NOWRAP_FIELDS if nowrap is None else nowrap)
 
 
 def address_fact(obj: Model, prefix: str, label: Any, owned: dict[str, str]) -> Fact:
@@ -172,12 +185,13 @@ def address_fact(obj: Model, prefix: str, label: Any, owned: dict[str, str]) -> 
 def contact_facts(obj: Any, owned: dict[str, str]) -> list[Fact]:
     """Phone, e-mail and website as links a click or a tap acts on."""
     out = []
-    if hasattr(obj, "phone"):
-        out.append(fact(obj, "phone", owned, url=f"tel:{obj.phone}" if obj.phone else ""))
-    if hasattr(obj, "mobile"):
-        out.append(fact(obj, "mobile", owned, url=f"tel:{obj.mobile}" if obj.mobile else ""))
-    if hasattr(obj, "fax") and obj.fax:
-        out.append(fact(obj, "fax", owned))
+    for name in ("phone", "mobile", "fax"):
+        if not hasattr(obj, name) or (name == "fax" and not obj.fax):
+            continue
+        value = getattr(obj, name)
+        # shown as dialled (01 34 38 01 62), linked as stored (E.164)
+        out.append(fact(obj, name, owned, text=phone(value),
+                        url=f"tel:{value}" if value and name != "fax" else "", nowrap=True))
     if hasattr(obj, "email"):
         out.append(fact(obj, "email", owned, url=f"mailto:{obj.email}" if obj.email else ""))
     if getattr(obj, "website", ""):
@@ -208,7 +222,10 @@ def channel_url(kind: str, value: str) -> str:
 def party_context(account: Account) -> dict[str, Any]:
     """What the ERP party carries beyond the first-class fields: every address, way to reach
     it and identifier, in the ERP's order."""
-    channels = [{"kind": c.get_kind_display(), "value": c.value, "name": c.name,
+    phones = (AccountChannel.Kind.PHONE, AccountChannel.Kind.MOBILE, AccountChannel.Kind.FAX)
+    channels = [{"kind": c.get_kind_display(), "name": c.name,
+                 "value": phone(c.value) if c.kind in phones else c.value,
+                 "nowrap": c.kind in phones,
                  "url": channel_url(c.kind, c.value),
                  "external": c.kind == AccountChannel.Kind.WEBSITE}
                 for c in account.channels.order_by("position", "id")]
@@ -302,37 +319,74 @@ class AuditLine:
     more: int = 0
 
 
-def _audit_value(model_field: Any, value: Any) -> str:
+def _audit_value(model_field: Any, value: Any, labels: Mapping[Any, str] | None = None) -> str:
+    """A recorded value as people read it: a link by its label (``labels``, by id), a choice
+    by its label, a date or time in the reader's format (audit entries hold ISO strings)."""
     if value in (None, "", {}, []):
         return "—"
+    if labels is not None:
+        return labels.get(value, f"#{value}")
     if getattr(model_field, "choices", None):
         return str(dict(model_field.flatchoices).get(value, value))
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
+    if isinstance(model_field, DateTimeField) and isinstance(value, str):
+        moment = parse_datetime(value)
+        if moment is not None:
+            if timezone.is_aware(moment):
+                moment = timezone.localtime(moment)
+            return date_format(moment, "SHORT_DATETIME_FORMAT")
+    elif isinstance(model_field, DateField) and isinstance(value, str):
+        day = parse_date(value)
+        if day is not None:
+            return date_format(day, "SHORT_DATE_FORMAT")
     text = str(value)
     return text if len(text) <= 60 else text[:59] + "…"
 
 
-def audit_trail(object_type: str, model: type[Model], pk: int,
+def audit_trail(object_type: str, model: type[Model], pk: int, user: Any,
                 limit: int = AUDIT_LIMIT) -> list[AuditLine]:
-    """The last changes of a record: who, when, and which fields from what to what."""
+    """The last changes of a record: who, when, and which fields from what to what. A link
+    shows its record's label only when ``user`` may see that record (else ``#id``):
+    the history must not reveal a record the access rules hide."""
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    entries = list(AuditEntry.objects.filter(object_type=object_type, object_id=pk)
+                   .select_related("user").order_by("-at", "-id")[:limit])
+
+    def pair_of(raw: Any) -> tuple[Any, Any]:
+        return tuple([*raw, None, None][:2]) if isinstance(raw, list) else (None, raw)
+
+    # the labels of the linked records (a stage's name…): one query per kind of link
+    wanted: dict[str, set[Any]] = {}
+    for entry in entries:
+        if entry.action == AuditEntry.Action.UPDATE:
+            for name, raw in (entry.changes or {}).items():
+                model_field = by_attname.get(name)
+                if model_field is not None and model_field.is_relation:
+                    wanted.setdefault(name, set()).update(
+                        v for v in pair_of(raw) if isinstance(v, int | str) and v != "")
+    labels: dict[str, dict[Any, str]] = {}
+    for name, ids in wanted.items():
+        related = by_attname[name].related_model
+        if not isinstance(related, type):
+            continue
+        linked = related._default_manager.filter(pk__in=list(ids))
+        with contextlib.suppress(LookupError):  # set-up data (stages, users): not ruled
+            linked = policy.restrict(linked, user)
+        labels[name] = {obj.pk: str(obj) for obj in linked} if ids else {}
     lines = []
-    for entry in (AuditEntry.objects.filter(object_type=object_type, object_id=pk)
-                  .select_related("user").order_by("-at", "-id")[:limit]):
+    for entry in entries:
         changes: list[tuple[str, str, str]] = []
         if entry.action == AuditEntry.Action.UPDATE:
-            for name, pair in (entry.changes or {}).items():
+            for name, raw in (entry.changes or {}).items():
                 model_field = by_attname.get(name)
                 label = (capfirst(str(model_field.verbose_name)) if model_field is not None
                          else name)
-                if model_field is not None and model_field.is_relation:
-                    changes.append((label, "", ""))
-                    continue
-                before, after = [*pair, None, None][:2] if isinstance(pair, list) \
-                    else (None, pair)
-                changes.append((label, _audit_value(model_field, before),
-                                _audit_value(model_field, after)))
+                before, after = pair_of(raw)
+                link_labels = labels.get(name, {}) if model_field is not None \
+                    and model_field.is_relation else None
+                changes.append((label, _audit_value(model_field, before, link_labels),
+                                _audit_value(model_field, after, link_labels)))
         lines.append(AuditLine(entry, changes[:5], max(0, len(changes) - 5)))
     return lines
 
@@ -348,20 +402,31 @@ TIMELINE_TARGETS: dict[str, tuple[type[Model], str]] = {
 }
 
 
+def activity_when() -> Coalesce:
+    """The date an activity belongs at on a timeline: when it happened (``start_at``), when it
+    was done, when it is due if planned, else when it was entered. Ordering by id instead put
+    a call logged today about last month's meeting above this week's."""
+    return Coalesce(F("start_at"), SqlCase(When(done=True, then=F("done_at"))), F("due_at"),
+                    F("created_at"))
+
+
 def timeline_items(user: Any, target: str, obj: Model, before: Any = None
                    ) -> tuple[list[Activity], int | None]:
-    """One page of a record's activities, newest first, and the cursor of the next page.
+    """One page of a record's activities, newest (by their own date) first, and the cursor of
+    the next page.
 
-    A keyset cursor (``before`` an id) rather than page numbers: an activity logged meanwhile
-    does not shift the next page.
+    A keyset cursor (``before`` the id of the last activity shown, whose date and id are the
+    key) rather than page numbers: an activity logged meanwhile does not shift the next page.
     """
     _model, fk = TIMELINE_TARGETS[target]
     qs = Activity.objects.filter(**{fk: obj.pk}).select_related(
         "owner", "contact", "opportunity", "case")
-    qs = children(qs, user, obj)
+    qs = children(qs, user, obj).annotate(timeline_at=activity_when())
     if before is not None and str(before).isdigit():
-        qs = qs.filter(pk__lt=int(before))
-    rows, more = bounded(qs.order_by("-id"), TIMELINE_PAGE)
+        last = qs.filter(pk=int(before)).values_list("timeline_at", flat=True).first()
+        if last is not None:
+            qs = qs.filter(Q(timeline_at__lt=last) | Q(timeline_at=last, pk__lt=int(before)))
+    rows, more = bounded(qs.order_by("-timeline_at", "-id"), TIMELINE_PAGE)
     return rows, (rows[-1].pk if more and rows else None)
 
 
@@ -503,7 +568,8 @@ def record_context(request: HttpRequest, obj: Model, object_type: str, *,
     erp = erp_of(object_type, int(obj.pk), with_runs=with_runs)  # type: ignore[arg-type]
     return {
         "object": obj, "object_type": object_type, "title": str(obj), "erp": erp,
-        "audit": audit_trail(object_type, type(obj), int(obj.pk)),  # type: ignore[arg-type]
+        "audit": audit_trail(object_type, type(obj), int(obj.pk),  # type: ignore[arg-type]
+                             request.user),
         "sees_all": policy.sees_all(request.user),
         "today": timezone.localdate(),
         **record_quality(request, object_type, obj),  # accounts, contacts, leads
@@ -558,7 +624,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         fact(account, "naf_code", owned),
         owner_fact(account, owned),
         *custom_facts(ObjectType.ACCOUNT, account),
-        fact(account, "created_at", owned, label=_("Created")),
+        fact(account, "created_at", owned, label=pgettext("creation date", "Created")),
         fact(account, "updated_at", owned, label=_("Updated")),
     ]
     related = {s: reverse("web:account_related", args=[pk, s])
@@ -610,7 +676,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         fact(contact, "consent_source", owned),
         owner_fact(contact, owned),
         *custom_facts(ObjectType.CONTACT, contact),
-        fact(contact, "created_at", owned, label=_("Created")),
+        fact(contact, "created_at", owned, label=pgettext("creation date", "Created")),
     ]
     ctx.update(
         contact=contact, facts=facts, can_change=can_change,
@@ -647,7 +713,7 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
         fact(lead, "score", owned),
         owner_fact(lead, owned),
         *custom_facts(ObjectType.LEAD, lead),
-        fact(lead, "created_at", owned, label=_("Created")),
+        fact(lead, "created_at", owned, label=pgettext("creation date", "Created")),
     ]
     ctx.update(lead=lead, facts=facts, converted=converted,
                can_change=policy.can(request.user, "change", lead),
@@ -684,7 +750,7 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         fact(opp, "lost_reason", owned),
         owner_fact(opp, owned),
         *custom_facts(ObjectType.OPPORTUNITY, opp),
-        fact(opp, "created_at", owned, label=_("Created")),
+        fact(opp, "created_at", owned, label=pgettext("creation date", "Created")),
     ]
     ctx.update(
         opportunity=opp, facts=facts, can_change=can_change,
@@ -716,7 +782,7 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         *[Fact(label, str(obj), url=detail_url(obj)) for label, obj in links],
         owner_fact(activity, owned),
         *custom_facts(ObjectType.ACTIVITY, activity),
-        fact(activity, "created_at", owned, label=_("Created")),
+        fact(activity, "created_at", owned, label=pgettext("creation date", "Created")),
     ]
     ctx.update(activity=activity, facts=facts,
                can_change=policy.can(request.user, "change", activity))
@@ -741,7 +807,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
         fact(case, "closed_at", owned),
         owner_fact(case, owned),
         *custom_facts(ObjectType.CASE, case),
-        fact(case, "created_at", owned, label=_("Created")),
+        fact(case, "created_at", owned, label=pgettext("creation date", "Created")),
         fact(case, "updated_at", owned, label=_("Updated")),
     ]
     ctx.update(case=case, facts=facts, can_change=can_change,
@@ -885,9 +951,16 @@ class QuickLogForm(forms.Form):
                            widget=forms.Textarea(attrs={"rows": 3}))
     done = forms.BooleanField(label=_l("Already done (untick to plan the call)"),
                               required=False, initial=True)
+    # a planned call without a date would never show in Today or Overdue
+    due_at = forms.DateTimeField(
+        label=_l("Planned for"), required=False, help_text=_l("When the call is not done yet."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if data.get("kind") == "call" and not data.get("done") and not data.get("due_at") \
+                and "due_at" not in self.errors:
+            self.add_error("due_at", _("Give the date of the planned call."))
         subject = (data.get("subject") or "").strip()
         body = (data.get("body") or "").strip()
         if not subject and not body:
@@ -929,6 +1002,8 @@ def log_activity(request: HttpRequest, target: str, pk: int) -> HttpResponse:
                     "kind": data["kind"], "subject": data["subject"],
                     "body": data["body"].strip(),
                     "done": bool(data["done"]) if data["kind"] == "call" else True,
+                    **({"due_at": data["due_at"]} if data["kind"] == "call"
+                       and not data["done"] else {}),
                     fk: obj.pk,
                 })
             except DomainError as exc:
@@ -937,7 +1012,8 @@ def log_activity(request: HttpRequest, target: str, pk: int) -> HttpResponse:
                 done = _("Call logged.") if activity.kind == "call" else _("Note added.")
                 if _htmx(request):
                     activity = Activity.objects.select_related(
-                        "owner", "contact", "opportunity", "case").get(pk=activity.pk)
+                        "owner", "contact", "opportunity", "case").annotate(
+                        timeline_at=activity_when()).get(pk=activity.pk)
                     html = render_to_string("web/records/_log_done.html", {
                         "a": activity, "timeline_target": target, "status": done,
                     }, request=request)
@@ -945,7 +1021,8 @@ def log_activity(request: HttpRequest, target: str, pk: int) -> HttpResponse:
                 messages.success(request, done)
                 return HttpResponseRedirect(detail_url(obj) + "#timeline")
     else:
-        form = QuickLogForm(initial={"kind": kind, "done": True})
+        in_an_hour = timezone.localtime().replace(second=0, microsecond=0) + dt.timedelta(hours=1)
+        form = QuickLogForm(initial={"kind": kind, "done": True, "due_at": in_an_hour})
     ctx = {"form": form, "kind": kind, "object": obj, "log_url": request.path,
            "record_url": detail_url(obj), "inline": _htmx(request),
            "title": _("Log a call") if kind == "call" else _("Add a note")}

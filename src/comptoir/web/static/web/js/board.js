@@ -22,9 +22,35 @@
     region.appendChild(p);
   }
 
-  function move(card, stageId) {
+  // A drop (or arrow) onto a lost stage first asks why, in #lost-dialog; cancelling it (button
+  // or Esc) leaves the card where it was.
+  function askLostReason(card, done) {
+    const dialog = document.getElementById("lost-dialog");
+    if (!dialog || typeof dialog.showModal !== "function") { done(""); return; }
+    const field = dialog.querySelector("#lost-dialog-reason");
+    const name = card.querySelector("a.deal-name");
+    dialog.querySelector("[data-lost-deal]").textContent = name ? name.textContent : "";
+    field.value = "";
+    dialog.returnValue = "";
+    dialog.addEventListener("close", function onClose() {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.returnValue === "ok" && field.value.trim()) done(field.value.trim());
+      else card.focus();
+    });
+    dialog.showModal();
+    field.focus();
+  }
+
+  function move(card, stageId, reason) {
     const form = card.querySelector("form[data-move-form]");
     if (!form || !stageId || String(stageId) === card.dataset.stage || pending) return;
+    const column = document.getElementById("stage-" + stageId);
+    const reasonField = form.querySelector("[name=lost_reason]");
+    if (column && column.classList.contains("is-lost") && reasonField && reason === undefined) {
+      askLostReason(card, function (given) { move(card, stageId, given); });
+      return;
+    }
+    if (reasonField && reason !== undefined) reasonField.value = reason;
     form.querySelector("select[name=stage]").value = String(stageId);
     pending = { deal: card.dataset.deal, stage: String(stageId) };
     card.classList.add("is-moving");
