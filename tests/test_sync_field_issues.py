@@ -226,7 +226,8 @@ def test_reconciliation_explains_every_difference() -> None:
     assert "jean@@exemple.fr" in text
     assert "C3" in text
     documents = report["streams"][1]
-    assert documents["totals"]["total_excl_tax"] == {"source": "108.83", "crm": "108.83"}
+    assert documents["totals"]["total_excl_tax"] == {"source": "108.83", "held": "0.00",
+                                                     "crm": "108.83"}
     assert AuditEntry.objects.count() == audits  # nothing written but the run
     assert Account.objects.count() == 2
 

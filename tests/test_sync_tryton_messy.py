@@ -251,6 +251,7 @@ def _reconciled(connection: Connection) -> str:
     run = SyncRun.objects.filter(trigger=SyncRun.Trigger.RECONCILE).latest("id")
     assert run.details["reconcile"]["unexplained"] == 0, text
     assert text.splitlines()[-1].startswith("0 differences"), text
+    assert "≠" not in text  # totals: the CRM's equal the source's less what is in quarantine
     print(text)  # shown with -s: the report a data manager reads
     return text
 

@@ -311,6 +311,7 @@ class Loader:
             if self.compare:
                 self.outcomes.append({"external_id": quarantined[-1].external_id,
                                       "status": "quarantined", "data": pending.data,
+                                      "field": quarantined[-1].field,
                                       "reason": quarantined[-1].reason})
 
         for record in records:

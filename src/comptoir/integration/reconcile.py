@@ -160,12 +160,16 @@ def _compare_batch(loader: Loader, records: list[Record], report: StreamReport,
         report.source += 1
         seen.add(ext)
         data = outcome.get("data") or {}
-        for name in targets:
-            sums[name] += _number(data.get(name))
         status = outcome["status"]
+        for name in targets:
+            amount = _number(data.get(name))
+            sums[name] += amount
+            if status == "quarantined":  # the CRM cannot hold it: said apart in the totals
+                sums[f"{name}:held"] = sums.get(f"{name}:held", Decimal(0)) + amount
         if status == "quarantined":
             if ext in open_rows:
-                report.add("quarantined", external_id=ext, reason=outcome["reason"])
+                report.add("quarantined", external_id=ext, field=outcome.get("field", ""),
+                           reason=outcome["reason"])
             else:  # changed since the last sync, or never read: not explained by a row
                 report.add("missing", external_id=ext,
                            reason=f"not in quarantine, and refused now: {outcome['reason']}")
@@ -219,6 +223,7 @@ def _extras_and_totals(loader: Loader, report: StreamReport, seen: set[str],
         places = {n: Decimal(1).scaleb(-getattr(meta.get_field(n), "decimal_places", 2))
                   for n in amounts}
         report.totals = {n: {"source": str(sums[n].quantize(places[n])),
+                             "held": str(sums.get(f"{n}:held", Decimal(0)).quantize(places[n])),
                              "crm": str(crm[n].quantize(places[n]))} for n in amounts}
 
 
@@ -290,6 +295,8 @@ def _said(item: dict[str, Any]) -> str:
     if kind == "dropped":
         return (f"{where}: {item['field']} {json.dumps(item['value'], ensure_ascii=False)} "
                 f"left out: {item['reason']}")
+    if kind == "quarantined" and item.get("field"):
+        return f"{where}: {item['field']}: {item.get('reason', '')}"
     return f"{where}: {item.get('reason', '')}"
 
 
@@ -304,8 +311,11 @@ def reconcile_lines(report: dict[str, Any], *, limit: int = 50) -> list[str]:
                      + (f", deleted at the source {stream['deleted']:,}"
                         if stream["deleted"] else ""))
         for name, total in stream["totals"].items():
-            mark = "" if Decimal(total["source"]) == Decimal(total["crm"]) else "  ≠"
-            lines.append(f"  total {name}: source {total['source']}, CRM {total['crm']}{mark}")
+            held = Decimal(total.get("held") or 0)
+            mark = "" if Decimal(total["source"]) - held == Decimal(total["crm"]) else "  ≠"
+            of_which = f" (of which {total['held']} in quarantine)" if held else ""
+            lines.append(f"  total {name}: source {total['source']}{of_which}, "
+                         f"CRM {total['crm']}{mark}")
         for item in stream["differences"][:limit]:
             lines.append(f"  {item['kind']:<12}{_said(item)}")
         hidden = sum(counts.values()) - min(len(stream["differences"]), limit)

@@ -9,6 +9,7 @@ one can leave it and come back.
 from __future__ import annotations
 
 import contextlib
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -267,6 +268,15 @@ def sync_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("web:sync_run", args=[run.pk]))
 
 
+def _totals_match(values: dict[str, Any]) -> bool:
+    """The CRM's total is the source's less what waits in quarantine."""
+    try:
+        return (Decimal(values["source"]) - Decimal(values.get("held") or 0)
+                == Decimal(values["crm"]))
+    except (KeyError, ArithmeticError, TypeError, ValueError):
+        return False
+
+
 def reconcile_context(details: Any) -> dict[str, Any] | None:
     """A reconciliation's report as the run page shows it (None for other runs)."""
     report = details.get("reconcile") if isinstance(details, dict) else None
@@ -274,7 +284,7 @@ def reconcile_context(details: Any) -> dict[str, Any] | None:
         return None
     streams = []
     for stream in report.get("streams") or []:
-        totals = [{"name": name, **values, "same": values.get("source") == values.get("crm")}
+        totals = [{"name": name, **values, "same": _totals_match(values)}
                   for name, values in (stream.get("totals") or {}).items()]
         streams.append({**stream, "totals": totals})
     return {**report, "streams": streams}
