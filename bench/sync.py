@@ -267,8 +267,10 @@ def _share(run: dict[str, Any]) -> dict[str, Any]:
     answering = float(source.get("seconds", 0.0))
     cpu = run["tryton_cpu_seconds"]
     # the connector's own work: the time spent producing records, minus waiting for Tryton
-    connector = max(float(source.get("read_seconds", answering)) - answering, 0.0)
+    reading = float(source.get("read_seconds", answering))
+    connector = max(reading - (answering - float(source.get("setup_seconds", 0.0))), 0.0)
     return {
+        "read_seconds": round(reading, 2),
         "connector_seconds": round(connector, 2),
         "connector_share": round(connector / run["seconds"], 3) if run["seconds"] else None,
         "seconds": round(run["seconds"], 2), "run_seconds": round(run["run_seconds"], 2),

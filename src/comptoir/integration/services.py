@@ -153,7 +153,9 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
     lag = (now - previous).total_seconds() if previous else None
     total = Counts()
     per_stream: dict[str, dict[str, int]] = {}
-    reading = [0.0]  # seconds spent waiting on the streams (the other system + the connector)
+    # seconds spent reading the streams (the other system + the connector), and the other
+    # system's answering time before the first read (logging in)
+    reading = [0.0, 0.0]
     started = time.monotonic()
     connector: Connector | None = None
     try:
@@ -161,6 +163,7 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
         connector = connection_connector(connection)
         try:
             connector.check()
+            reading[1] = float(_source_stats(connector).get("seconds", 0.0))
             streams = connector.streams()
             missing = sorted({m.stream for m in mapping.streams.values()
                               if m.stream not in streams})
@@ -289,6 +292,7 @@ def _source_stats(connector: Connector | None, reading: list[float] | None = Non
         stats = {}
     if reading is not None:
         stats["read_seconds"] = round(reading[0], 3)
+        stats["setup_seconds"] = round(reading[1], 3)
     return stats
 
 
