@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -32,9 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from comptoir.core.errors import Conflict
 from comptoir.core.models import AuditEntry, ExternalRef
 
 from .engine.core import Connector, Record, batched
@@ -232,15 +228,9 @@ def reconcile_execute(run: SyncRun, *, progress: Callable[[str, int], None] | No
     """Execute a pending reconciliation run (trigger ``reconcile``, started with
     ``sync_run_start`` so it never overlaps a sync of the connection); its report goes to
     ``details["reconcile"]``. A failure is on the run, never raised."""
-    from .services import connection_connector, connection_mapping
+    from .services import claim_run, connection_connector, connection_mapping
 
-    now = timezone.now()
-    claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
-        status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now,
-        host=socket.gethostname(), pid=os.getpid())
-    if claimed != 1:
-        raise Conflict(_("Run %(id)s is not pending.") % {"id": run.pk})
-    run.refresh_from_db()
+    run = claim_run(run)
     connection = run.connection
     connector = None
     try:

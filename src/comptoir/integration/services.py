@@ -136,9 +136,9 @@ def sync_run_start(connection: Connection, *, trigger: str = SyncRun.Trigger.MAN
             requested_by=user if getattr(user, "is_authenticated", False) else None)
 
 
-def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | None = None
-                     ) -> SyncRun:
-    """Run a pending run to its end; never raises for a sync failure (it is on the run)."""
+def claim_run(run: SyncRun) -> SyncRun:
+    """Mark a pending run as running in this process (once: a second worker is refused), so
+    a run whose process dies is seen at once."""
     now = timezone.now()
     claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.PENDING).update(
         status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now,
@@ -146,6 +146,14 @@ def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | Non
     if claimed != 1:
         raise Conflict(_("Run %(id)s is not pending.") % {"id": run.pk})
     run.refresh_from_db()
+    return run
+
+
+def sync_run_execute(run: SyncRun, *, user: Any = None, progress: Progress | None = None
+                     ) -> SyncRun:
+    """Run a pending run to its end; never raises for a sync failure (it is on the run)."""
+    run = claim_run(run)
+    now = run.started_at or timezone.now()
     connection = run.connection
     previous = (SyncRun.objects.filter(connection=connection, status=SyncRun.Status.SUCCEEDED,
                                        dry_run=False).exclude(pk=run.pk)

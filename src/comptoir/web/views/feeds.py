@@ -230,20 +230,8 @@ def sync_run_now(request: HttpRequest, pk: int) -> HttpResponse:
 
     The message says "started", not "queued": with an immediate task backend the run has
     already finished when the page shows it, and the run page tells its actual status."""
-    _require_data_manager(request)
-    from comptoir.integration.services import sync_run_start
-    from comptoir.integration.tasks import execute_run
-
-    connection = get_object_or_404(Connection, pk=pk)
-    try:
-        run = sync_run_start(connection, trigger=SyncRun.Trigger.WEB, user=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return HttpResponseRedirect(reverse("web:sync"))
-    transaction.on_commit(lambda: execute_run.enqueue(run.pk))
-    messages.success(request, _("Run %(id)s of %(name)s started.")
-                     % {"id": run.pk, "name": connection})
-    return HttpResponseRedirect(reverse("web:sync_run", args=[run.pk]))
+    return _queue_run(request, pk, _("Run %(id)s of %(name)s started."),
+                      trigger=SyncRun.Trigger.WEB)
 
 
 @login_required
@@ -251,20 +239,25 @@ def sync_run_now(request: HttpRequest, pk: int) -> HttpResponse:
 def sync_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue a reconciliation (a run that compares and writes nothing) and show its report
     on the run's page."""
+    return _queue_run(request, pk, _("Reconciliation %(id)s of %(name)s is queued."),
+                      trigger=SyncRun.Trigger.RECONCILE, full=True, dry_run=True)
+
+
+def _queue_run(request: HttpRequest, pk: int, said: str, **options: Any) -> HttpResponse:
+    """Start a run of a connection for the worker and go to its page (a refusal, such as a
+    run already alive, is a message on the sync page)."""
     _require_data_manager(request)
     from comptoir.integration.services import sync_run_start
     from comptoir.integration.tasks import execute_run
 
     connection = get_object_or_404(Connection, pk=pk)
     try:
-        run = sync_run_start(connection, trigger=SyncRun.Trigger.RECONCILE, user=request.user,
-                             full=True, dry_run=True)
+        run = sync_run_start(connection, user=request.user, **options)
     except DomainError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(reverse("web:sync"))
     transaction.on_commit(lambda: execute_run.enqueue(run.pk))
-    messages.success(request, _("Reconciliation %(id)s of %(name)s is queued.")
-                     % {"id": run.pk, "name": connection})
+    messages.success(request, said % {"id": run.pk, "name": connection})
     return HttpResponseRedirect(reverse("web:sync_run", args=[run.pk]))
 
 
