@@ -241,6 +241,12 @@ def stats() -> dict[str, Any]:
             "last_establishments": latest[SireneLoad.Kind.ESTABLISHMENTS]}
 
 
+def loaded() -> bool:
+    """Whether any of the register is here: enrichment has nothing to offer before a load
+    (one indexed query; call it once per request)."""
+    return SireneUnit.objects.exists()
+
+
 # --- Enrichment -----------------------------------------------------------------------------
 
 @dataclass

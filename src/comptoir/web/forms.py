@@ -470,20 +470,15 @@ class RecordForm(forms.ModelForm):  # type: ignore[type-arg]
         self.live_fields = {n for n in self.fields if self.validates_live(n)}
 
     def _wire_dedupe(self) -> None:
-        """Typing in these fields refreshes the duplicate panel (``web:duplicate_check``)."""
-        url = reverse("web:duplicate_check", args=[self.object_type])
+        """Mark the fields whose typing refreshes the duplicate panel.
+
+        The request itself belongs to the panel (``form.html``, fired by ``forms.js``), not to
+        the inputs: a field re-checked on change is swapped out, and a request pending on the
+        old input would be lost with it — letting a duplicate through unwarned.
+        """
         for name in self.dedupe:
-            if name not in self.fields:
-                continue
-            widget = self.fields[name].widget
-            widget.attrs["data-dedupe"] = ""
-            if isinstance(widget, PickerWidget):
-                continue  # its hidden id is sent along by the other fields
-            widget.attrs.update({
-                "hx-get": url, "hx-trigger": "input changed delay:400ms",
-                "hx-target": "#duplicate-panel", "hx-swap": "innerHTML",
-                "hx-include": "[data-dedupe]", "hx-sync": "#duplicate-panel:replace",
-            })
+            if name in self.fields:
+                self.fields[name].widget.attrs["data-dedupe"] = ""
 
     def _raw_id(self, name: str) -> Any:
         if self.is_bound:

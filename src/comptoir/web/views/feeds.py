@@ -33,7 +33,7 @@ from comptoir.feeds.models import Notification
 from comptoir.integration.models import Connection, FieldIssue, QuarantinedRecord, SyncRun
 from comptoir.web.objects import OBJECTS, detail_url_for
 from comptoir.web.templatetags.feeds import follow_context
-from comptoir.web.views.quality_issues import issue_rows
+from comptoir.web.views.quality_issues import field_label, issue_rows
 
 # Events handled when a page asks for the notifications: enough for people's own changes;
 # a page never waits for a big import's events (the worker handles those).
@@ -199,6 +199,28 @@ def _live(request: HttpRequest) -> dict[str, Any]:
             "any_alive": any(r.status in alive for r in runs) or any(h["alive"] for h in health)}
 
 
+def label_quarantine_fields(records: Any) -> None:
+    """Set ``field_label`` on each quarantined row: the field's name on the stream's target
+    model, as the left-out values show it. Each connection's mapping is parsed once (no
+    query); a mapping that no longer parses or lacks the stream keeps the recorded name."""
+    from comptoir.integration.services import connection_mapping
+
+    targets: dict[int, dict[str, str]] = {}
+    for record in records:
+        record.field_label = record.field
+        if not record.field:
+            continue
+        if record.connection_id not in targets:
+            try:
+                streams = connection_mapping(record.connection).streams
+                targets[record.connection_id] = {k: m.target for k, m in streams.items()}
+            except Exception:  # a broken mapping shows on the connection; names stay
+                targets[record.connection_id] = {}
+        target = targets[record.connection_id].get(record.stream)
+        if target:
+            record.field_label = field_label(target, record.field)
+
+
 @login_required
 def sync(request: HttpRequest) -> HttpResponse:
     _require_data_manager(request)
@@ -208,6 +230,7 @@ def sync(request: HttpRequest) -> HttpResponse:
     if name:
         quarantine = quarantine.filter(connection__name=name)
     page = Paginator(quarantine, 20).get_page(request.GET.get("page"))
+    label_quarantine_fields(page.object_list)
     return render(request, "web/feeds/sync.html", {
         "title": _("Sync"), **_live(request),
         "page_obj": page, "quarantine": page.object_list,
@@ -335,6 +358,7 @@ def sync_replay(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         outcome = error or _("Still refused: %(reason)s") % {"reason": record.reason}
     if request.htmx:  # type: ignore[attr-defined]
+        label_quarantine_fields([record])
         return render(request, "web/feeds/quarantine_row.html",
                       {"q": record, "outcome": outcome, "ok": ok})
     if ok:

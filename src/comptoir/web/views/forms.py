@@ -84,8 +84,24 @@ def duplicate_candidates(object_type: str, data: Mapping[str, Any],
     related = ["owner"] if model is Account else ["owner", "account"]
     objs = model._default_manager.select_related(*related).in_bulk([f[0] for f in found])
     return [DuplicateCandidate(objs[pk], min(100, round(score)),
-                               [reason_text(r) for r in reasons if r.points > 0], sure)
+                               [reason_text(r) for r in reasons if r.points > 0],
+                               sure or _same_name_and_postcode(data, objs[pk]))
             for pk, score, reasons, sure in found if pk in objs]
+
+
+def _postcode(value: Any) -> str:
+    return "".join(str(value or "").split()).upper()
+
+
+def _same_name_and_postcode(data: Mapping[str, Any], obj: Model) -> bool:
+    """Same normalised name at the same postcode: a sure duplicate for a person creating an
+    account, though the engine scores it below "sure" (a name alone may be common)."""
+    if not isinstance(obj, Account):
+        return False
+    name = identifiers.normalize_name(str(data.get("legal_name") or "")[:200])
+    postcode = _postcode(data.get("billing_postcode"))
+    return bool(name and postcode) and postcode == _postcode(obj.billing_postcode) \
+        and name == identifiers.normalize_name(obj.legal_name)
 
 
 def _similar_names(data: Mapping[str, Any], user: Any, exclude: set[int]
@@ -349,12 +365,16 @@ def _validate_field(request: HttpRequest, form: RecordForm, name: str) -> HttpRe
 
 def _save(request: HttpRequest, kind: Kind, form: RecordForm, obj: Any) -> HttpResponse:
     data, custom = form.service_data()
+    weak: list[DuplicateCandidate] = []
     if obj is None and kind.key in DEDUPED and not request.POST.get("create_anyway"):
+        # Checked here, whatever the page's script did (or had time to do): a sure duplicate
+        # is never created without an explicit "create anyway".
         candidates = duplicate_candidates(kind.object_type, data, request.user)
         if any(c.strong for c in candidates):
             form.add_error(None, _("This may already exist: open one of the records below, or "
                                    "confirm that this one is new."))
             return _render_form(request, kind, form, candidates=candidates)
+        weak = candidates
     try:
         if obj is None:
             saved = kind.create(user=request.user, data=data, custom=custom)
@@ -375,6 +395,11 @@ def _save(request: HttpRequest, kind: Kind, form: RecordForm, obj: Any) -> HttpR
         return _render_form(request, kind, form, obj=obj)
     if obj is None:
         messages.success(request, _("“%(name)s” was created.") % {"name": saved})
+        if weak:  # not sure enough to stop the create, still worth a look
+            messages.warning(request, _("Possible duplicates of “%(name)s”: %(others)s. Check "
+                                        "that it is not one of them.") % {
+                "name": saved, "others": ", ".join(row["label"] for row in
+                                                    candidate_rows(weak))})
     else:
         messages.success(request, _("“%(name)s” was saved.") % {"name": saved})
     return HttpResponseRedirect(detail_url(saved))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -221,6 +222,58 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+# How the merge chose each value (``FieldPlan.rule``), in words.
+RULE_LABELS: dict[str, Any] = {
+    "recent": _l("most recent"), "oldest": _l("oldest"), "survivor": _l("record kept"),
+    "chosen": _l("your choice"), "erp": _l("managed in the ERP"), "empty": _l("empty everywhere"),
+    "precedence": _l("by precedence"), "outside the merge": _l("outside the merge"),
+}
+
+
+def _rule_label(model: type[Model], rule: str) -> str:
+    """The survivorship rule in the user's language (``follow:FIELD`` names the field)."""
+    if rule.startswith("follow:"):
+        return _("as %(field)s") % {"field": _field_label(model, rule.split(":", 1)[1])}
+    return str(RULE_LABELS.get(rule, rule))
+
+
+class ValueLabels:
+    """Field values as people read them: a foreign key's record by its name, a choice by its
+    label. The related records of each foreign key are read in one query, on first use."""
+
+    def __init__(self, model: type[Model], values: dict[str, set[Any]]) -> None:
+        self.fields = {f.attname: f for f in model._meta.concrete_fields}
+        self.values = values
+        self.named: dict[str, dict[Any, Model]] = {}
+
+    def __call__(self, attname: str, value: Any) -> str:
+        found: Any = self.fields.get(attname)
+        if found is None or value in (None, ""):
+            return _display(value)
+        if found.is_relation and found.related_model is not None:
+            if attname not in self.named:
+                wanted = [v for v in self.values.get(attname, set()) if v not in (None, "")]
+                self.named[attname] = found.related_model._default_manager.in_bulk(wanted)
+            obj = self.named[attname].get(value)
+            return str(obj) if obj is not None else f"#{value}"
+        if found.choices:
+            return str(dict(found.flatchoices).get(value, value))
+        return _display(value)
+
+
+def related_labels(related: dict[str, int]) -> list[str]:
+    """``activities.activity.account_id: 5`` as "5 activities" (the rows' model names)."""
+    out = []
+    for label, n in sorted(related.items()):
+        try:
+            meta = apps.get_model(label.rsplit(".", 1)[0])._meta
+            what = str(meta.verbose_name if n == 1 else meta.verbose_name_plural)
+        except (LookupError, ValueError):
+            what = label
+        out.append(_("%(n)d %(what)s") % {"n": n, "what": what})
+    return out
+
+
 @login_required
 def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Both records side by side with the merged result; choose values, then merge."""
@@ -259,9 +312,11 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     record = merge.merge_records(
                         object_type=object_type, survivor_id=survivor, loser_ids=[loser],
                         user=request.user, choices=choices, source="app")
+                # named as it is now: the merge may have taken the other record's name
+                kept = model._default_manager.filter(pk=survivor).first()
                 messages.success(request, _("Merged into %(name)s. Undo it from the Merges tab "
                                             "if it was a mistake.") % {
-                    "name": str(records[survivor])})
+                    "name": str(kept or records[survivor])})
                 return HttpResponseRedirect(
                     reverse("web:quality_merges") + f"?object={object_type}#merge-{record.pk}")
             plan = merge.merge_preview(object_type=object_type, survivor_id=survivor,
@@ -270,13 +325,16 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
             error = str(exc.message)
     rows = []
     if plan is not None:
+        shown = ValueLabels(model, {p.field: {p.value, *(v for _i, v in p.options)}
+                                    for p in plan.fields.values()})
         for p in plan.fields.values():
             values = dict(p.options)
             rows.append({
                 "field": p.field, "label": _field_label(model, p.field),
-                "left": _display(getattr(records[ids[0]], p.field, values.get(ids[0]))),
-                "right": _display(getattr(records[ids[1]], p.field, values.get(ids[1]))),
-                "value": _display(p.value), "source": p.source_id, "rule": p.rule,
+                "left": shown(p.field, getattr(records[ids[0]], p.field, values.get(ids[0]))),
+                "right": shown(p.field, getattr(records[ids[1]], p.field, values.get(ids[1]))),
+                "value": shown(p.field, p.value), "source": p.source_id,
+                "rule": _rule_label(model, p.rule),
                 "differs": p.differs,
                 "options": [i for i in ids if i in values],
             })
@@ -288,7 +346,7 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "right": summarize(object_type, records.get(ids[1]), ids[1]),
         "reasons": reason_rows(pair.reasons), "sure": pair.score >= config.sure,
         "plan": plan, "rows": rows, "error": error,
-        "related": sorted((plan.related if plan else {}).items()),
+        "related": related_labels(plan.related if plan else {}),
     }, tab="duplicates", status=422 if error and request.method == "POST" else 200)
 
 
@@ -313,6 +371,7 @@ def merges(request: HttpRequest) -> HttpResponse:
     page = Paginator(qs, MERGES_PER_PAGE).get_page(request.GET.get("page"))
     items = list(page.object_list)
     survivors = _records(object_type, {m.survivor_id for m in items})
+    model = dedupe.source_for(object_type).model
     rows = []
     for m in items:
         moved = sum(len(pks) for _label, _attname, _loser, pks in m.moved)
@@ -321,7 +380,8 @@ def merges(request: HttpRequest) -> HttpResponse:
             "survivor": summarize(object_type, survivors.get(m.survivor_id), m.survivor_id),
             "losers": [f"{_loser_label(object_type, v) or '#' + str(k)} (#{k})"
                        for k, v in m.losers.items()],
-            "changed": sorted(m.survivor_changes), "moved": moved,
+            "changed": sorted(_field_label(model, n) for n in m.survivor_changes),
+            "moved": moved,
         })
     return render_quality(request, "web/quality/merges.html", {
         "object_type": object_type, "objects": OBJECTS, "rows": rows, "page_obj": page,
@@ -347,7 +407,8 @@ def merge_undo(request: HttpRequest, pk: int) -> HttpResponse:
         "n": len(outcome["restored"]), "m": outcome["moved_back"]}
     if outcome["kept_fields"]:
         text += " " + _("Changed since the merge, kept as they are: %(f)s.") % {
-            "f": ", ".join(outcome["kept_fields"])}
+            "f": ", ".join(_field_label(merge.MERGEABLE[record.object_type], n)
+                           for n in outcome["kept_fields"])}
     messages.success(request, text)
     return _back(request, fallback)
 

@@ -65,6 +65,7 @@ from comptoir.quality import promotion
 from comptoir.quality.models import PromotionRequest
 from comptoir.sales.models import PriceListItem, Product, SalesDocument
 from comptoir.service.models import Case
+from comptoir.sirene.services import loaded as sirene_loaded
 from comptoir.web.objects import detail_url
 from comptoir.web.templatetags.web import money, phone
 from comptoir.web.views.quality import record_quality
@@ -641,6 +642,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **timeline_context(request, "account", account),
         **attachments_context(request, "account", account, can_upload=can_change),
     )
+    # offered only once the register is loaded: before, it could only say "not found"
+    ctx["sirene_loaded"] = can_change and sirene_loaded()
     if can_change and promotion.not_promotable(account) is None:
         # a prospect the ERP does not know yet; its requests are its sales side's business
         ctx["promotion"] = promotion.promotions_visible(

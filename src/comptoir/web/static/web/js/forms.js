@@ -15,7 +15,49 @@
     text.value = button.dataset.label;
     close(picker);
     text.focus();
+    if (value.matches("[data-dedupe]")) checkDuplicates();
   }
+
+  // The duplicate check of a create form. The timer lives here, not on the input: the field
+  // re-checked on change (Tab) is swapped out, and a delay held by the old input would be
+  // dropped with it. It fires DEDUPE_DELAY ms after the last keystroke, and at once on change;
+  // the panel (hx-trigger="dedupe-check") sends the fields and swaps only itself.
+  const DEDUPE_DELAY = 400;
+  let dedupeTimer = null;
+  let dedupeSent = null;
+
+  function dedupeValues() {
+    return Array.from(document.querySelectorAll("[data-dedupe][name]"))
+      .map(function (el) { return el.name + "=" + el.value; }).join("&");
+  }
+
+  function checkDuplicates() {
+    clearTimeout(dedupeTimer);
+    dedupeTimer = null;
+    const panel = document.querySelector("[data-dedupe-panel]");
+    const values = dedupeValues();
+    if (!panel || !window.htmx || values === dedupeSent) return;  // unchanged: no new request
+    dedupeSent = values;
+    window.htmx.trigger(panel, "dedupe-check");
+  }
+
+  function isDedupeField(el) {
+    return el.matches && el.matches("[data-dedupe]") && !el.matches("[data-picker-text]");
+  }
+
+  document.addEventListener("input", function (e) {
+    if (!isDedupeField(e.target)) return;
+    clearTimeout(dedupeTimer);
+    dedupeTimer = setTimeout(checkDuplicates, DEDUPE_DELAY);
+  });
+
+  document.addEventListener("change", function (e) {
+    if (isDedupeField(e.target)) checkDuplicates();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    dedupeSent = dedupeValues();  // the page as served already shows its candidates
+  });
 
   document.addEventListener("click", function (e) {
     const button = e.target.closest("[data-pick]");
