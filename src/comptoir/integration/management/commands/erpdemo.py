@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from comptoir.integration.connectors.tryton import own_parties
 from comptoir.integration.connectors.tryton_rpc import TrytonClient
 from comptoir.integration.mappings import builtin_mapping
 from comptoir.integration.models import Connection, SyncRun
@@ -107,7 +108,9 @@ class Command(BaseCommand):
         params = connection.parameters
         client = TrytonClient(params["url"], params["database"], params["username"],
                               connection.secrets["password"])
-        ids = client.search("party.party", [], 0, 50)
+        # a customer: the company's own party is never synced, its change would not show
+        ids = client.search("party.party", [["id", "not in", sorted(own_parties(client))]],
+                            0, 50)
         if not ids:
             raise CommandError("The demo Tryton has no party.")
         party = random.choice(ids)

@@ -72,8 +72,26 @@
     if (target) {
       target.focus({ preventScroll: true });
       target.scrollIntoView({ block: "nearest", inline: "nearest" });
+      keep = { id: target.id, until: Date.now() + 3000 };
     }
   }
+
+  // The columns may be drawn again just after the answer (out-of-band swaps settling, a
+  // refresh of the board): the element that had the focus is then replaced and the focus
+  // falls to the page. For a moment after a move, give it back to the same element, and
+  // only when nothing else holds it (the user's own focus always wins).
+  let keep = null;
+  function restoreFocus() {
+    if (!keep) return;
+    if (Date.now() > keep.until) { keep = null; return; }
+    const active = document.activeElement;
+    if (active && active !== document.body && active.isConnected) return;
+    const target = document.getElementById(keep.id);
+    if (target) target.focus({ preventScroll: true });
+  }
+  document.addEventListener("htmx:afterSettle", restoreFocus);
+  document.addEventListener("htmx:afterSwap", restoreFocus);
+  document.addEventListener("focusout", function () { setTimeout(restoreFocus, 0); });
 
   // Keyboard: arrows on a focused card.
   document.addEventListener("keydown", function (e) {
