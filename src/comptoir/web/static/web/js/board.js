@@ -72,7 +72,10 @@
     if (target) {
       target.focus({ preventScroll: true });
       target.scrollIntoView({ block: "nearest", inline: "nearest" });
-      keep = { id: target.id, until: Date.now() + 3000 };
+      // a card still shown when the answer comes may be gone once the columns are redrawn
+      // (a won deal leaves the board): its stage's title takes the focus then
+      keep = { id: target.id, fallback: "stage-" + done.stage + "-title",
+               until: Date.now() + 3000 };
     }
   }
 
@@ -86,7 +89,7 @@
     if (Date.now() > keep.until) { keep = null; return; }
     const active = document.activeElement;
     if (active && active !== document.body && active.isConnected) return;
-    const target = document.getElementById(keep.id);
+    const target = document.getElementById(keep.id) || document.getElementById(keep.fallback);
     if (target) target.focus({ preventScroll: true });
   }
   document.addEventListener("htmx:afterSettle", restoreFocus);
