@@ -76,7 +76,23 @@
       // (a won deal leaves the board): its stage's title takes the focus then
       keep = { id: target.id, fallback: "stage-" + done.stage + "-title",
                until: Date.now() + 3000 };
+      if (!card) titleAgain(target.id);
     }
+  }
+
+  // A deal that left the board (won, lost) leaves no card to hold the focus: its stage's
+  // title takes it, and keeps it while the columns finish redrawing, whatever the machine's
+  // speed (the board, not the user, held the focus: nothing else is taken from them).
+  function titleAgain(id) {
+    const put = function () {
+      const title = document.getElementById(id);
+      const active = document.activeElement;
+      if (!title || active === title) return;
+      const free = !active || active === document.body || !active.isConnected ||
+                   (active.closest && active.closest(".board-column") && !active.matches("input, select, textarea"));
+      if (free) title.focus({ preventScroll: true });
+    };
+    [30, 120, 400, 1200].forEach(function (ms) { setTimeout(put, ms); });
   }
 
   // The columns may be drawn again just after the answer (out-of-band swaps settling, a
