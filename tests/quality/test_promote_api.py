@@ -6,6 +6,7 @@ from typing import Any
 
 from comptoir.core.models import AuditEntry, OutboxEvent
 from comptoir.crm.models import Account
+from comptoir.integration.models import Connection
 from comptoir.quality import profiles
 from comptoir.quality.identifiers import siret_with_check_digit
 from comptoir.quality.promotion import gap_fields
@@ -55,6 +56,10 @@ def test_a_complete_account_is_promoted(api: Any, owner: Any, data_manager: Any)
                          billing_city="Lyon", payment_terms="net_30")
     f.contact(by=owner, account=prospect, last_name="Martin", email="m@complet.example")
     assert profiles.gaps("account", prospect, "erp") == []
+    # no connection sends customers to the ERP yet: promoting would create none there
+    api(data_manager).post(f"accounts/{prospect.pk}/promote").error(409)
+    Connection.objects.create(name="erp-out", connector="files", mapping='system = "erp"\n',
+                              direction=Connection.Direction.OUTBOUND)
 
     body = api(data_manager).post(f"accounts/{prospect.pk}/promote").expect(200)
     assert body == {"id": prospect.pk, "status": "customer", "promoted": True}

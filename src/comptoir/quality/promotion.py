@@ -323,7 +323,9 @@ def account_promote_checked(*, account: Account, user: Any, source: str = "app")
     /accounts/{id}/promote``, the command line — so none lets a half-filled customer through.
 
     Data managers and administrators only (403 first: a rep learns nothing of the gaps);
-    then a 422 naming every gap by field, with the messages the review shows.
+    then a 422 naming every gap by field, with the messages the review shows; then a 409
+    while no enabled connection sends new customers (the account would become a customer
+    the ERP never hears of).
     """
     from comptoir.crm.services import account_promote
 
@@ -332,6 +334,9 @@ def account_promote_checked(*, account: Account, user: Any, source: str = "app")
     if found:
         raise ValidationFailed(_("Complete the account before its creation in the ERP."),
                                fields=gap_fields(found))
+    if not outbound_connection_exists():
+        raise Conflict(_("No ERP connection sends new customers: add a connection going out of "
+                         "Comptoir (or both ways) and enable it, then approve again."))
     return account_promote(account=account, user=user, source=source)
 
 
@@ -353,12 +358,9 @@ def promotion_approve(*, request: PromotionRequest, user: Any, source: str = "ap
     """Approve: the account is promoted (customer, ``account.promoted`` event) and the
     outbound connector creates it in the ERP. Refused while the ERP profile has gaps, and
     while no enabled connection sends new customers: the account would become a customer the
-    ERP never hears of."""
+    ERP never hears of (both checked by ``account_promote_checked``)."""
     _require_data_manager(user)
     request = _lock_pending(request)
-    if not outbound_connection_exists():
-        raise Conflict(_("No ERP connection sends new customers: add a connection going out of "
-                         "Comptoir (or both ways) and enable it, then approve again."))
     account_promote_checked(account=Account.objects.get(pk=request.account_id), user=user,
                             source=source)
     return _decide(request, user, Status.APPROVED)
