@@ -75,8 +75,11 @@
       // a card still shown when the answer comes may be gone once the columns are redrawn
       // (a won deal leaves the board): its stage's title takes the focus then
       keep = { id: target.id, fallback: "stage-" + done.stage + "-title",
-               until: Date.now() + 3000 };
+               until: Date.now() + 3500 };
       if (!card) titleAgain(target.id);
+      // the answer may be applied after this (the card seen here then leaves the board):
+      // look again once it is, giving a lost focus back
+      [30, 120, 400, 1200, 3000].forEach(function (ms) { setTimeout(restoreFocus, ms); });
     }
   }
 
