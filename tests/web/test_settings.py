@@ -305,6 +305,13 @@ def test_pipeline_create_rename_default(world: Any, admin_client: Any) -> None:
     assert "No stages yet" in page
     admin_client.post(reverse("web:settings_pipeline", args=[partners.pk]),
                       {"name": "Channel partners"})
+    assert Pipeline.objects.get(pk=partners.pk).idle_days == 14  # left as it was
+    response = admin_client.post(reverse("web:settings_pipeline", args=[partners.pk]),
+                                 {"name": "Channel partners", "idle_days": "400"})
+    assert b"aria-invalid" in response.content
+    admin_client.post(reverse("web:settings_pipeline", args=[partners.pk]),
+                      {"name": "Channel partners", "idle_days": "30"})
+    assert Pipeline.objects.get(pk=partners.pk).idle_days == 30
     admin_client.post(reverse("web:settings_pipeline_default", args=[partners.pk]))
     assert list(Pipeline.objects.filter(is_default=True).values_list("name", flat=True)) == \
         ["Channel partners"]

@@ -156,3 +156,61 @@ class ExternalRef(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system}:{self.object_type}:{self.external_id}"
+
+
+class CompanyProfile(models.Model):
+    """The company that issues quotes and invoices: one row, edited in Settings.
+
+    French law requires these mentions on quotes and invoices (Code de commerce L441-9 and
+    R123-237, CGI annexe II art. 242 nonies A): the seller's legal identity, its payment terms,
+    the late-payment penalty rate and the fixed recovery indemnity. Blank fields are left off
+    the documents rather than printed empty.
+    """
+
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    trade_name = models.CharField(_("trade name"), max_length=200, blank=True)
+    legal_form = models.CharField(_("legal form"), max_length=60, blank=True,
+                                  help_text=_("SAS, SARL, SA…"))
+    share_capital = models.DecimalField(_("share capital"), max_digits=15, decimal_places=2,
+                                        null=True, blank=True)
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    street2 = models.CharField(_("address line 2"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, default="FR")
+    siren = models.CharField(_("SIREN"), max_length=9, blank=True)
+    siret = models.CharField(_("SIRET"), max_length=14, blank=True)
+    vat_number = models.CharField(_("VAT number"), max_length=20, blank=True)
+    rcs = models.CharField(_("trade register (RCS)"), max_length=100, blank=True,
+                           help_text=_("For example: RCS Lyon"))
+    naf_code = models.CharField(_("NAF / APE code"), max_length=10, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    website = models.URLField(_("website"), blank=True)
+    logo = models.FileField(_("logo"), upload_to="company/", max_length=300, blank=True)
+    bank_name = models.CharField(_("bank"), max_length=100, blank=True)
+    iban = models.CharField(_("IBAN"), max_length=40, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    payment_terms = models.CharField(_("payment terms"), max_length=200, blank=True)
+    late_penalty_rate = models.DecimalField(
+        _("late-payment penalty rate (yearly %)"), max_digits=6, decimal_places=2,
+        null=True, blank=True)
+    recovery_indemnity = models.DecimalField(
+        _("fixed recovery indemnity"), max_digits=8, decimal_places=2, default=40)
+    early_payment_discount = models.CharField(
+        _("early payment discount"), max_length=200, blank=True)
+    quote_validity_days = models.PositiveIntegerField(_("quotes valid for (days)"), default=30)
+    footer = models.TextField(_("other mentions"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("company profile")
+        verbose_name_plural = _("company profile")
+        # One company issues the documents: the profile is the row with id 1
+        # (comptoir.core.company reads and writes it).
+        constraints = [models.CheckConstraint(condition=models.Q(id=1),
+                                              name="companyprofile_single_row")]
+
+    def __str__(self) -> str:
+        return self.legal_name or self.trade_name or "—"
+

@@ -59,9 +59,13 @@ def pipeline_create(*, user: Any, name: str, is_default: bool = False) -> Pipeli
 
 
 @transaction.atomic
-def pipeline_rename(*, user: Any, pipeline: Pipeline, name: str) -> Pipeline:
+def pipeline_rename(*, user: Any, pipeline: Pipeline, name: str,
+                    idle_days: int | None = None) -> Pipeline:
+    """Rename a pipeline and, when given, set after how many quiet days its deals are idle."""
     require_administrator(user)
     pipeline.name = (name or "").strip()
+    if idle_days is not None:
+        pipeline.idle_days = idle_days
     full_clean(pipeline)
     save(pipeline)
     return pipeline

@@ -291,5 +291,9 @@ def build_org(today: dt.date) -> Org:
     pipeline_id, stages = _pipeline()
     products, general_id, key_id = _catalogue(today)
     reps = tuple(users[s.username].pk for s in DEMO_USERS if s.role == Role.REP)
+    from .company import load_demo_company, load_demo_lost_reasons
+
+    load_demo_company()
+    load_demo_lost_reasons()
     return Org(users, created, territories, info, pipeline_id, stages, products, general_id,
                key_id, reps)

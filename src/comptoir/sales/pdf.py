@@ -6,11 +6,21 @@ French, ``€1,234.56`` in English; a unit price with its significant decimals, 
 quantities without useless zeros, dates in the language's short format. Built with
 reportlab's standard fonts (WinAnsi encoding: every French character, € included), so the
 text stays searchable and copyable in the file.
+
+The seller is the company profile (``comptoir.core.company``, edited in Settings): its logo,
+name and address head the first page; every page's footer carries its legal identity (legal
+form, share capital, RCS, SIREN/SIRET, VAT number, address), as French law requires on quotes
+and invoices (Code de commerce R123-237, CGI annexe II art. 242 nonies A). Invoices add the
+bank details, the payment terms, the early-payment discount and the late-payment penalties with
+the fixed recovery indemnity (Code de commerce L441-9 and L441-10); quotes their payment terms
+and how long they are valid. A field left blank in the profile is left off, never printed
+empty; without a profile the seller is ``COMPTOIR_COMPANY_NAME`` or "Comptoir".
 """
 
 from __future__ import annotations
 
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,17 +28,19 @@ from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
-from django.conf import settings
 from django.utils import formats
+from django.utils.translation import get_language, ngettext, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
+    Image,
+    KeepTogether,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -37,22 +49,32 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.flowables import Flowable
 
+from comptoir.core import company as company_profiles
+from comptoir.core.company import format_iban, format_phone, format_siren, format_siret
 from comptoir.core.errors import ValidationFailed
-from comptoir.core.formatting import format_money, format_number
+from comptoir.core.formatting import CURRENCY_SYMBOLS, format_money, format_number
+from comptoir.core.models import CompanyProfile
 
 from .models import UNIT_PRICE_PLACES, SalesDocument, SalesDocumentLine
 from .services import lines_over_cap, money
 
-DEFAULT_SELLER = "Comptoir"
+log = logging.getLogger(__name__)
+
+DEFAULT_SELLER = company_profiles.DEFAULT_SELLER
+LOGO_MAX_WIDTH = 45 * mm
+LOGO_MAX_HEIGHT = 20 * mm
+FOOTER_FONT = ("Helvetica", 7)
+FOOTER_LEADING = 8.5
 INK = colors.HexColor("#1b1b1f")
 MUTED = colors.HexColor("#5f6068")
 RULE = colors.HexColor("#dedee3")
 SHADE = colors.HexColor("#f1f1f3")
 
 
-def seller_name() -> str:
-    """The company printed on documents: ``COMPTOIR_COMPANY_NAME`` or a plain default."""
-    return str(getattr(settings, "COMPTOIR_COMPANY_NAME", "") or DEFAULT_SELLER)
+def seller_name(profile: CompanyProfile | None = None) -> str:
+    """The company printed on documents: the profile's trade or legal name, else
+    ``COMPTOIR_COMPANY_NAME``, else a plain default."""
+    return company_profiles.seller_name(profile)
 
 
 def format_date(value: Any) -> str:
@@ -245,11 +267,164 @@ def _totals(document: SalesDocument, lines: Sequence[SalesDocumentLine], st: _St
     return [side]
 
 
+def _money(value: Any, currency: str = "EUR") -> str:
+    """An amount without decimals when it has none (``40 €``, ``10 000 €``), as legal
+    mentions write it; otherwise at the currency's decimals."""
+    number = Decimal(value)
+    if number != number.to_integral_value():
+        return format_money(number, currency)
+    amount = format_number(number, 0)
+    symbol = CURRENCY_SYMBOLS.get(currency or "EUR", currency or "")
+    return f"{amount}\xa0{symbol}" if (get_language() or "fr").startswith("fr") \
+        else f"{symbol}{amount}"
+
+
+def _address_lines(profile: CompanyProfile) -> list[str]:
+    rows = [line for street in (profile.street, profile.street2) for line in street.splitlines()
+            if line.strip()]
+    city = " ".join(v for v in (profile.postcode, profile.city) if v)
+    if city:
+        rows.append(city)
+    if profile.country and profile.country != "FR":
+        rows.append(profile.country)
+    return rows
+
+
+def _logo(profile: CompanyProfile) -> Flowable | None:
+    """The logo scaled into its box (aspect kept), or ``None`` without one or when its file
+    cannot be read (the document is printed without it, and the log says why)."""
+    data = company_profiles.logo_bytes(profile)
+    if not data:
+        return None
+    try:
+        width, height = ImageReader(io.BytesIO(data)).getSize()
+    except Exception:  # a damaged file must not stop the document
+        log.warning("The company logo %s cannot be drawn", profile.logo.name)
+        return None
+    scale = min(LOGO_MAX_WIDTH / width, LOGO_MAX_HEIGHT / height)
+    image = Image(io.BytesIO(data), width=width * scale, height=height * scale)
+    image.hAlign = "LEFT"
+    return image
+
+
+def _seller_block(profile: CompanyProfile, name: str, st: _Styles) -> list[Flowable]:
+    out: list[Flowable] = []
+    logo = _logo(profile)
+    if logo is not None:
+        out += [logo, Spacer(1, 2 * mm)]
+    out.append(_p(name, st.seller))
+    rows = _address_lines(profile)
+    if rows:
+        out.append(_p("\n".join(rows), st.body))
+    contact = [v for v in (format_phone(profile.phone, profile.country or "FR"),
+                           profile.email, profile.website.removeprefix("https://")) if v]
+    if contact:
+        out.append(_p(" · ".join(contact), st.small))
+    return out
+
+
+def _legal_identity(profile: CompanyProfile, fallback: str) -> list[str]:
+    """The footer's lines: who the seller is in law (name, form, capital, address), then its
+    registrations. Blank fields are left off."""
+    first = [profile.legal_name or fallback]
+    if profile.share_capital is not None:
+        capital = _money(profile.share_capital)
+        first.append(_("%(form)s with a share capital of %(capital)s")
+                     % {"form": profile.legal_form, "capital": capital}
+                     if profile.legal_form else _("Share capital: %(capital)s")
+                     % {"capital": capital})
+    elif profile.legal_form:
+        first.append(profile.legal_form)
+    address = ", ".join(_address_lines(profile))
+    if address:
+        first.append(address)
+    second = []
+    rcs = profile.rcs.strip()
+    if rcs and profile.siren and not any(c.isdigit() for c in rcs):
+        second.append(f"{rcs} {format_siren(profile.siren)}")
+    elif rcs:
+        second.append(rcs)
+    elif profile.siren:
+        second.append(f"{_('SIREN')} {format_siren(profile.siren)}")
+    if profile.siret:
+        second.append(f"{_('SIRET')} {format_siret(profile.siret)}")
+    if profile.vat_number:
+        second.append(_("VAT number: %(number)s") % {"number": profile.vat_number})
+    if profile.naf_code:
+        second.append(_("NAF code: %(code)s") % {"code": profile.naf_code})
+    lines = [" · ".join(first)]
+    if second:
+        lines.append(" · ".join(second))
+    return lines
+
+
+def _payment_terms(document: SalesDocument, profile: CompanyProfile) -> str:
+    """The customer's own terms when the account has some, else the company's usual ones."""
+    account = document.account
+    if getattr(account, "payment_terms", ""):
+        return str(account.get_payment_terms_display())
+    return profile.payment_terms
+
+
+def _conditions(document: SalesDocument, profile: CompanyProfile, st: _Styles
+                ) -> list[Flowable]:
+    """The legal mentions of the document's kind, then the profile's other mentions."""
+    kind = document.kind
+    Kind = SalesDocument.Kind
+    rows: list[str] = []
+    terms = _payment_terms(document, profile)
+    if terms and kind in (Kind.QUOTE, Kind.ORDER, Kind.CONTRACT, Kind.INVOICE):
+        rows.append(_("Payment terms: %(terms)s") % {"terms": terms})
+    if kind == Kind.QUOTE:
+        if document.valid_until:
+            rows.append(_("This quote is valid until %(date)s.")
+                        % {"date": format_date(document.valid_until)})
+        else:
+            days = profile.quote_validity_days or 30
+            rows.append(ngettext("This quote is valid for %(n)d day from its date.",
+                                 "This quote is valid for %(n)d days from its date.", days)
+                        % {"n": days})
+    if kind == Kind.INVOICE:
+        discount = profile.early_payment_discount.strip()
+        rows.append(_("Early payment discount: %(terms)s") % {"terms": discount} if discount
+                    else _("No discount for early payment."))
+        indemnity = _money(profile.recovery_indemnity if profile.recovery_indemnity is not None
+                           else Decimal(40))
+        if profile.late_penalty_rate is not None:
+            rate = _("%(rate)s %% a year") % {"rate": format_number(profile.late_penalty_rate)}
+        else:
+            rate = _("the European Central Bank's refinancing rate plus 10 points")
+        rows.append(_("Late payment: penalties at %(rate)s, and a fixed indemnity for recovery "
+                      "costs of %(amount)s (French Commercial Code, art. L441-10).")
+                    % {"rate": rate, "amount": indemnity})
+    out: list[Flowable] = []
+    if rows:
+        out += [_p(pgettext("document section", "Terms"), st.heading),
+                *[_p(r, st.small) for r in rows]]
+    if kind == Kind.INVOICE and profile.iban:
+        bank = [v for v in (profile.bank_name,
+                            _("IBAN: %(iban)s") % {"iban": format_iban(profile.iban)},
+                            _("BIC: %(bic)s") % {"bic": profile.bic} if profile.bic else "")
+                if v]
+        out += [Spacer(1, 3 * mm), _p(_("Bank details"), st.heading),
+                _p(" · ".join(bank), st.body)]
+    if kind == Kind.QUOTE:
+        out += [Spacer(1, 3 * mm),
+                _p(_("Date and signature of the customer, preceded by the words "
+                     "“Good for agreement”:"), st.small), Spacer(1, 16 * mm)]
+    if profile.footer.strip():
+        out += [Spacer(1, 3 * mm), _p(profile.footer.strip(), st.small)]
+    return [KeepTogether(out)] if out else []
+
+
 def render_salesdocument(document: SalesDocument, *,
                          lines: Sequence[SalesDocumentLine] | None = None,
-                         seller: str | None = None, compress: bool = True) -> bytes:
+                         seller: str | None = None, compress: bool = True,
+                         profile: CompanyProfile | None = None) -> bytes:
     """The document as PDF bytes; long documents run over several pages, the lines' header
     repeated on each. ``compress=False`` keeps the page text readable in the file (tests).
+    ``profile`` is the seller (default: the stored company profile); ``seller`` overrides its
+    printed name.
 
     A document over ``COMPTOIR_MAX_DOCUMENT_LINES`` lines (stored before the cap) is refused
     with :class:`ValidationFailed` before anything is drawn: its drawing time has no bound.
@@ -259,28 +434,40 @@ def render_salesdocument(document: SalesDocument, *,
         raise ValidationFailed(too_many, fields={"lines": [too_many]})
     if lines is None:
         lines = list(document.lines.select_related("product").order_by("position", "id"))
-    company = seller or seller_name()
+    profile = company_profiles.company_profile() if profile is None else profile
+    company = seller or seller_name(profile)
     title = f"{document.get_kind_display()} {document.number}"
     st = _Styles()
     buffer = io.BytesIO()
     margin = 16 * mm
-    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=margin, rightMargin=margin,
-                            topMargin=margin, bottomMargin=margin + 6 * mm, title=title,
-                            author=company, creator=company, subject=title,
-                            pageCompression=1 if compress else 0)
     width = A4[0] - 2 * margin
+    font, size = FOOTER_FONT
+    legal = [part for line in _legal_identity(profile, company)
+             for part in simpleSplit(line, font, size, width)]
+    footer_height = (len(legal) + 1) * FOOTER_LEADING + 3 * mm
+    doc = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=margin, rightMargin=margin,
+                            topMargin=margin, bottomMargin=margin + footer_height,
+                            title=title, author=profile.legal_name or company,
+                            creator=company, subject=title,
+                            pageCompression=1 if compress else 0)
 
     def footer(canvas: Canvas, _doc: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7.5)
+        canvas.setFont(font, size)
         canvas.setFillColor(MUTED)
-        canvas.drawString(margin, margin, f"{company} · {title}")
+        canvas.setStrokeColor(RULE)
+        top = margin + len(legal) * FOOTER_LEADING + 2 * mm
+        canvas.setLineWidth(0.4)
+        canvas.line(margin, top + FOOTER_LEADING, A4[0] - margin, top + FOOTER_LEADING)
+        for i, text in enumerate(legal):
+            canvas.drawCentredString(A4[0] / 2, top - i * FOOTER_LEADING, text)
+        canvas.drawString(margin, margin, title)
         canvas.drawRightString(A4[0] - margin, margin,
                                _("Page %(n)d") % {"n": canvas.getPageNumber()})
         canvas.restoreState()
 
-    header = Table([[_p(company, st.seller), _p(title, st.title)]],
-                   colWidths=[width / 2, width / 2])
+    header = Table([[_seller_block(profile, company, st), _p(title, st.title)]],
+                   colWidths=[width * 0.6, width * 0.4])
     header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                 ("LEFTPADDING", (0, 0), (-1, -1), 0),
                                 ("RIGHTPADDING", (0, 0), (-1, -1), 0),
@@ -299,6 +486,9 @@ def render_salesdocument(document: SalesDocument, *,
     story += [Spacer(1, 5 * mm), *_totals(document, lines, st)]
     if document.notes:
         story += [Spacer(1, 6 * mm), *_notes(document.notes, st)]
+    conditions = _conditions(document, profile, st)
+    if conditions:
+        story += [Spacer(1, 6 * mm), *conditions]
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
 

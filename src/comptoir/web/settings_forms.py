@@ -6,17 +6,20 @@ service's ``ValidationFailed``/``Conflict`` messages back next to the right fiel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from comptoir.access.models import Role, Team, TerritoryRule, User
+from comptoir.core.company import EDITABLE, format_iban, format_siren, format_siret
 from comptoir.core.config_services import CUSTOMIZABLE, OPTION_MAX_LENGTH
 from comptoir.core.errors import DomainError
-from comptoir.core.models import CustomField, ObjectType
-from comptoir.crm.models import Stage
+from comptoir.core.formatting import format_number
+from comptoir.core.models import CompanyProfile, CustomField, ObjectType
+from comptoir.crm.models import LostReason, Stage
+from comptoir.web.forms import LocalDecimalField
 
 LANGUAGES = [("fr", "Français"), ("en", "English")]
 
@@ -223,6 +226,13 @@ class PipelineForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
 
 
+class PipelineEditForm(PipelineForm):
+    idle_days = forms.IntegerField(
+        label=_("Idle after (days)"), min_value=0, max_value=365, initial=14, required=False,
+        help_text=_("An open deal with no activity for this many days is flagged idle on the "
+                    "board; 0 turns the flag off."))
+
+
 class StageForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     probability = forms.IntegerField(label=_("Probability (%)"), min_value=0, max_value=100,
@@ -321,3 +331,135 @@ class OptionRemoveForm(forms.Form):
             (str(c), _("Change it to “%(option)s”") % {"option": c})
             for c in field.choices if str(c) != option]
         replacement.initial = ""
+
+
+# --- Company profile -----------------------------------------------------------------------
+
+def _text(label: Any, max_length: int, *, help_text: Any = "", **attrs: Any) -> forms.CharField:
+    return forms.CharField(label=label, max_length=max_length, required=False,
+                           help_text=help_text, widget=forms.TextInput(attrs=attrs))
+
+
+class CompanyProfileForm(forms.Form):
+    """The company profile as typed: identifiers may carry spaces and dots (the inputs are
+    wider than the stored values), amounts French or English decimals; the service checks and
+    normalises them (``comptoir.core.company``)."""
+
+    legal_name = forms.CharField(
+        label=_("Legal name"), max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "organization"}),
+        help_text=_("As registered: printed on every document."),
+        error_messages={"required": _("The legal name is printed on every quote and invoice: "
+                                      "enter it.")})
+    trade_name = _text(_("Trade name"), 200,
+                       help_text=_("Shown at the top of the documents, when it differs."))
+    legal_form = _text(_("Legal form"), 60, help_text=_("SAS, SARL, SA…"))
+    share_capital = LocalDecimalField(label=_("Share capital (€)"), required=False,
+                                      max_digits=15, decimal_places=2, min_value=0)
+    logo = forms.FileField(label=_("Logo"), required=False, widget=forms.FileInput(
+        attrs={"accept": "image/png,image/jpeg"}),
+        help_text=_("PNG or JPEG, at most 1 MB; printed at the top of the documents."))
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+    street = forms.CharField(label=_("Street"), max_length=200, required=False,
+                             widget=forms.TextInput(attrs={"autocomplete": "address-line1"}))
+    street2 = forms.CharField(label=_("Address line 2"), max_length=200, required=False,
+                              widget=forms.TextInput(attrs={"autocomplete": "address-line2"}))
+    postcode = _text(_("Postcode"), 20, autocomplete="postal-code")
+    city = _text(_("City"), 100, autocomplete="address-level2")
+    country = _text(_("Country"), 2, help_text=_("Two-letter code: FR, BE, CH…"),
+                    autocomplete="country")
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False,
+                            widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}))
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False,
+                            widget=forms.TextInput(attrs={"type": "email",
+                                                          "autocomplete": "email"}))
+    website = _text(_("Website"), 200, inputmode="url", autocomplete="url")
+    siren = _text(_("SIREN"), 40, inputmode="numeric",
+                  help_text=_("9 digits; spaces and dots are fine. Taken from the SIRET when "
+                              "left blank."))
+    siret = _text(_("SIRET"), 40, inputmode="numeric",
+                  help_text=_("14 digits: the SIREN and the establishment’s number."))
+    vat_number = _text(_("Intra-EU VAT number"), 40,
+                       help_text=_("For example: FR32123456789."))
+    rcs = _text(_("Trade register (RCS)"), 100, help_text=_("For example: RCS Lyon"))
+    naf_code = _text(_("NAF (APE) code"), 10, help_text=_("For example: 46.69B"))
+    bank_name = _text(_("Bank"), 100)
+    iban = _text(_("IBAN"), 50, help_text=_("Printed on invoices, in groups of four."))
+    bic = _text(_("BIC"), 20)
+    payment_terms = _text(_("Payment terms"), 200,
+                          help_text=_("For example: 30 days end of month. An account’s own "
+                                      "payment terms come first."))
+    late_penalty_rate = LocalDecimalField(
+        label=_("Late-payment penalty rate (yearly %)"), required=False, max_digits=6,
+        decimal_places=2, min_value=0, max_value=100,
+        help_text=_("At least three times the legal interest rate. Left blank, invoices say "
+                    "the legal default: the ECB rate plus 10 points."))
+    recovery_indemnity = LocalDecimalField(
+        label=_("Fixed recovery indemnity (€)"), required=False, max_digits=8,
+        decimal_places=2, min_value=0,
+        help_text=_("40 € under French law (Commercial Code, art. D441-5)."))
+    early_payment_discount = _text(
+        _("Early payment discount"), 200,
+        help_text=_("For example: 2 per cent for payment within 8 days. Left blank, "
+                    "invoices say there is none."))
+    quote_validity_days = forms.IntegerField(
+        label=_("Quotes valid for (days)"), min_value=1, max_value=3650, initial=30,
+        help_text=_("Printed on quotes that have no validity date of their own."))
+    footer = forms.CharField(
+        label=_("Other mentions"), required=False, max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Printed at the end of every document, e.g. “VAT not applicable, art. "
+                    "293 B of the CGI”."))
+
+    GROUPS: ClassVar[tuple[tuple[str, Any, tuple[str, ...]], ...]] = (
+        ("identity", _("Identity"), ("legal_name", "trade_name", "legal_form",
+                                     "share_capital")),
+        ("address", _("Address and contact"), ("street", "street2", "postcode", "city",
+                                               "country", "phone", "email", "website")),
+        ("registration", _("Registration"), ("siren", "siret", "vat_number", "rcs",
+                                             "naf_code")),
+        ("bank", _("Bank details"), ("bank_name", "iban", "bic")),
+        ("terms", _("Payment terms and legal mentions"),
+         ("payment_terms", "late_penalty_rate", "recovery_indemnity",
+          "early_payment_discount", "quote_validity_days", "footer")),
+    )
+
+    def __init__(self, *args: Any, profile: CompanyProfile, **kwargs: Any) -> None:
+        self.profile = profile
+        kwargs.setdefault("initial", self.shown(profile))
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def shown(profile: CompanyProfile) -> dict[str, Any]:
+        """The stored values as people read them: identifiers in their groups
+        (``123 456 782``, ``FR76 3000 …``), amounts in the reader's format (``50 000``)."""
+        values = {name: getattr(profile, name) for name in EDITABLE}
+        values["siren"] = format_siren(profile.siren)
+        values["siret"] = format_siret(profile.siret)
+        values["iban"] = format_iban(profile.iban)
+        for name in ("share_capital", "late_penalty_rate", "recovery_indemnity"):
+            values[name] = format_number(values[name])
+        return values
+
+    def groups(self) -> list[tuple[str, Any, list[forms.BoundField]]]:
+        """The sections of the page with their fields, in order (the logo is apart)."""
+        return [(key, label, [self[name] for name in names])
+                for key, label, names in self.GROUPS]
+
+    def values(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data.get(name) for name in EDITABLE}
+        if data["quote_validity_days"] is None:
+            data["quote_validity_days"] = 30
+        return data
+
+
+# --- Lost reasons --------------------------------------------------------------------------
+
+class LostReasonForm(forms.Form):
+    name = forms.CharField(label=_("New reason"), max_length=LostReason._meta.get_field(
+        "name").max_length)
+
+
+class LostReasonRenameForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=LostReason._meta.get_field(
+        "name").max_length)

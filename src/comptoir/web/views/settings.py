@@ -1,5 +1,6 @@
-"""Settings for administrators (R14): users, roles, teams, territories, pipelines and stages,
-custom fields and picklists — without touching code.
+"""Settings for administrators (R14): the company profile printed on documents, users, roles,
+teams, territories, pipelines and stages, lost reasons, custom fields and picklists — without
+touching code.
 
 Only administrators and superusers reach these pages; anyone else gets a 404, as for a record
 they may not see. Every write goes through a service (``access.admin_services``,
@@ -22,27 +23,34 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse, reverse_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.utils.translation import ngettext, npgettext
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from comptoir.access import admin_services as admin
 from comptoir.access.models import Role, Team, Territory, TerritoryRule, User
+from comptoir.core import company as company_profiles
 from comptoir.core import config_services as config
 from comptoir.core.errors import DomainError
 from comptoir.core.models import CustomField, ObjectType
+from comptoir.crm import lost_reason_services as lost_reasons
 from comptoir.crm import pipeline_services as pipelines
-from comptoir.crm.models import Pipeline, Stage
+from comptoir.crm.models import LostReason, Pipeline, Stage
 from comptoir.crm.services import accounts_assign_territories
 from comptoir.web.settings_forms import (
+    CompanyProfileForm,
     CustomFieldForm,
+    LostReasonForm,
+    LostReasonRenameForm,
     OptionForm,
     OptionRemoveForm,
     OptionRenameForm,
+    PipelineEditForm,
     PipelineForm,
     StageDeleteForm,
     StageForm,
@@ -53,11 +61,14 @@ from comptoir.web.settings_forms import (
     apply_errors,
 )
 
-View = Callable[..., HttpResponse]
+View = Callable[..., HttpResponseBase]
 USERS_PER_PAGE = 50
 PASSWORD_LINK_KEY = "settings_password_link"
 
 SECTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("settings_company", _l("Company"),
+     _l("The company that issues the quotes and invoices: identity, logo, bank details and "
+        "the legal mentions printed on the PDFs.")),
     ("settings_users", _l("Users"),
      _l("Who signs in, their role, manager and teams; deactivate those who leave.")),
     ("settings_roles", _l("Roles"), _l("What each role sees and may change.")),
@@ -66,6 +77,8 @@ SECTIONS: tuple[tuple[str, Any, Any], ...] = (
      _l("Slices of the market by postcode, country, NAF code or size, and who covers them.")),
     ("settings_pipelines", _l("Pipelines and stages"),
      _l("The steps of a sale, their probability, and which ones mean won or lost.")),
+    ("settings_lost_reasons", _l("Lost reasons"),
+     _l("The reasons offered when a deal is lost, in their order.")),
     ("settings_fields", _l("Custom fields"),
      _l("Extra fields on accounts, contacts, deals and other records.")),
     ("settings_picklists", _l("Picklists"), _l("The options of choice fields.")),
@@ -86,7 +99,7 @@ def admin_only(view: View) -> View:
 
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not admin.is_administrator(request.user):
             raise Http404
         return view(request, *args, **kwargs)
@@ -128,8 +141,13 @@ def index(request: HttpRequest) -> HttpResponse:
         "settings_fields": CustomField.objects.filter(active=True).count(),
         "settings_picklists": CustomField.objects.filter(
             type=CustomField.Type.CHOICE, active=True).count(),
+        "settings_lost_reasons": LostReason.objects.filter(active=True).count(),
     }
+    profile = company_profiles.company_profile()
     units = {
+        "settings_company": (profile.legal_name if not profile._state.adding
+                             else _("Not filled in yet: documents show “%(name)s”.")
+                             % {"name": company_profiles.seller_name(profile)}),
         "settings_users": ngettext("active user", "active users", counts["settings_users"]),
         "settings_roles": npgettext("count", "role", "roles", counts["settings_roles"]),
         "settings_teams": npgettext("count", "team", "teams", counts["settings_teams"]),
@@ -139,10 +157,76 @@ def index(request: HttpRequest) -> HttpResponse:
                                         counts["settings_pipelines"]),
         "settings_fields": ngettext("active field", "active fields", counts["settings_fields"]),
         "settings_picklists": ngettext("picklist", "picklists", counts["settings_picklists"]),
+        "settings_lost_reasons": ngettext("active reason", "active reasons",
+                                          counts["settings_lost_reasons"]),
     }
     cards = [{"url": reverse(f"web:{name}"), "label": label, "help": help_text,
-              "count": counts[name], "unit": units[name]} for name, label, help_text in SECTIONS]
+              "count": counts.get(name), "unit": units[name]}  # no count: a summary
+             for name, label, help_text in SECTIONS]
     return _page(request, "web/settings/index.html", {"cards": cards, "title": _("Settings")})
+
+
+# --- Company profile -----------------------------------------------------------------------
+
+@admin_only
+def company(request: HttpRequest) -> HttpResponse:
+    """The seller printed on quotes and invoices. A new logo chosen with a form that has
+    errors elsewhere is not kept (a browser cannot refill a file input): the page says so."""
+    profile = company_profiles.company_profile()
+    form = CompanyProfileForm(_posted(request), request.FILES or None, profile=profile)
+    logo_lost = False
+    if request.method == "POST" and form.is_valid():
+        try:
+            company_profiles.company_profile_update(
+                user=request.user, data=form.values(), logo=form.cleaned_data.get("logo"),
+                remove_logo=bool(form.cleaned_data.get("remove_logo")))
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Company profile saved: the next documents will "
+                                        "show it."))
+            return HttpResponseRedirect(reverse("web:settings_company"))
+    elif request.method == "POST":
+        _check_other_fields(form)
+    if form.errors and request.FILES.get("logo") and "logo" not in form.errors:
+        logo_lost = True
+    return _page(request, "web/settings/company.html", {
+        "form": form, "profile": profile, "logo_lost": logo_lost,
+        "seller": company_profiles.seller_name(profile), "title": _("Company"),
+    }, "settings_company")
+
+
+def _check_other_fields(form: CompanyProfileForm) -> None:
+    """A form refused for its shapes (a number that is not one) still says what the service
+    thinks of the other fields, so every mistake shows at once."""
+    data = {name: form.cleaned_data.get(name, form.data.get(name))
+            for name in company_profiles.EDITABLE}
+    try:
+        company_profiles.clean_profile(data)
+    except DomainError as exc:
+        for name, errors in exc.fields.items():
+            if name in form.fields and name not in form.errors:
+                for error in errors:
+                    form.add_error(name, error)
+
+
+@admin_only
+@require_GET
+def company_logo(request: HttpRequest) -> FileResponse:
+    """The stored logo, for the preview on the company page (never rendered as a page)."""
+    profile = company_profiles.company_profile()
+    if not profile.logo:
+        raise Http404
+    try:
+        handle = profile.logo.open("rb")
+    except (OSError, ValueError) as exc:
+        raise Http404 from exc
+    kind = "image/png" if profile.logo.name.lower().endswith(".png") else "image/jpeg"
+    response = FileResponse(handle, content_type=kind)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=300"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 # --- Users ---------------------------------------------------------------------------------
@@ -516,12 +600,16 @@ def _stages_answer(request: HttpRequest, pipeline: Pipeline, *,
     return HttpResponseRedirect(f"{url}?focus={focus}#stages" if focus else f"{url}#stages")
 
 
+def _pipeline_initial(pipeline: Pipeline) -> dict[str, Any]:
+    return {"name": pipeline.name, "idle_days": pipeline.idle_days}
+
+
 def _pipeline_page(request: HttpRequest, pipeline: Pipeline, *,
                    form: PipelineForm | None = None, stage_form: StageForm | None = None
                    ) -> HttpResponse:
     focus = request.GET.get("focus", "")
     return _page(request, "web/settings/pipeline.html", {
-        "form": form or PipelineForm(initial={"name": pipeline.name}),
+        "form": form or PipelineEditForm(initial=_pipeline_initial(pipeline)),
         **_stages_context(pipeline, stage_form, focus),
         "title": pipeline.name,
     }, "settings_pipelines")
@@ -530,16 +618,17 @@ def _pipeline_page(request: HttpRequest, pipeline: Pipeline, *,
 @admin_only
 def pipeline_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pipeline = get_object_or_404(Pipeline, pk=pk)
-    form = PipelineForm(_posted(request), initial={"name": pipeline.name})
+    form = PipelineEditForm(_posted(request), initial=_pipeline_initial(pipeline))
     if request.method == "POST" and form.is_valid():
         try:
             pipelines.pipeline_rename(user=request.user, pipeline=pipeline,
-                                      name=form.cleaned_data["name"])
+                                      name=form.cleaned_data["name"],
+                                      idle_days=form.cleaned_data["idle_days"])
         except DomainError as exc:
             apply_errors(form, exc)
             pipeline.refresh_from_db()
         else:
-            messages.success(request, _("Pipeline renamed."))
+            messages.success(request, _("Pipeline saved."))
             return HttpResponseRedirect(reverse("web:settings_pipeline", args=[pk]))
     return _pipeline_page(request, pipeline, form=form)
 
@@ -859,8 +948,116 @@ def option_remove(request: HttpRequest, pk: int) -> HttpResponse:
     }, "settings_picklists", status=422 if error else 200)
 
 
+# --- Lost reasons --------------------------------------------------------------------------
+
+def _lost_reasons_context(*, add_form: LostReasonForm | None = None,
+                          rename_errors: dict[int, list[str]] | None = None, focus: str = ""
+                          ) -> dict[str, Any]:
+    """The reasons section; ``focus`` (``up-<pk>``, ``down-<pk>``, ``add``, ``toggle-<pk>``)
+    keeps the keyboard user's place after a change, as for stages and options."""
+    reasons = list(LostReason.objects.order_by("-active", "order", "name", "id"))
+    active = [r for r in reasons if r.active]
+    direction, _sep, key = focus.partition("-")
+    for reason in reasons:
+        here = ""
+        if key == str(reason.pk) and direction in ("up", "down") and len(active) > 1:
+            i = active.index(reason) if reason in active else -1
+            at_edge = (i == 0) if direction == "up" else (i == len(active) - 1)
+            here = direction if not at_edge else ("down" if direction == "up" else "up")
+        elif key == str(reason.pk) and direction == "toggle":
+            here = "toggle"
+        reason.focus = here  # type: ignore[attr-defined]
+        reason.errors = (rename_errors or {}).get(reason.pk, [])  # type: ignore[attr-defined]
+    form = add_form or LostReasonForm()
+    if focus == "add" or form.errors:
+        form.fields["name"].widget.attrs["autofocus"] = True
+    return {"active_reasons": active, "inactive_reasons": [r for r in reasons if not r.active],
+            "reason_form": form}
+
+
+def _lost_reasons_answer(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    if _is_htmx(request):
+        return render(request, "web/settings/_lost_reasons.html",
+                      _lost_reasons_context(**kwargs))
+    if kwargs.get("add_form") is not None or kwargs.get("rename_errors"):
+        return _page(request, "web/settings/lost_reasons.html", {
+            **_lost_reasons_context(**kwargs), "title": _("Lost reasons")},
+            "settings_lost_reasons")
+    focus = kwargs.get("focus", "")
+    url = reverse("web:settings_lost_reasons")
+    return HttpResponseRedirect(f"{url}?focus={focus}#reasons" if focus else f"{url}#reasons")
+
+
+@admin_only
+def lost_reason_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = LostReasonForm(request.POST)
+        if form.is_valid():
+            try:
+                lost_reasons.lost_reason_create(user=request.user,
+                                                name=form.cleaned_data["name"])
+            except DomainError as exc:
+                apply_errors(form, exc)
+            else:
+                return _lost_reasons_answer(request, focus="add")
+        return _lost_reasons_answer(request, add_form=form)
+    return _page(request, "web/settings/lost_reasons.html", {
+        **_lost_reasons_context(focus=request.GET.get("focus", "")),
+        "title": _("Lost reasons")}, "settings_lost_reasons")
+
+
+@admin_only
+@require_POST
+def lost_reason_rename(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = get_object_or_404(LostReason, pk=pk)
+    form = LostReasonRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            lost_reasons.lost_reason_rename(user=request.user, reason=reason,
+                                            name=form.cleaned_data["name"])
+        except DomainError as exc:
+            apply_errors(form, exc)
+        else:
+            if not _is_htmx(request):
+                messages.success(request, _("Reason renamed."))
+            return _lost_reasons_answer(request)
+    errors = [str(e) for errs in form.errors.values() for e in errs]
+    return _lost_reasons_answer(request, rename_errors={reason.pk: errors})
+
+
+@admin_only
+@require_POST
+def lost_reason_move(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = get_object_or_404(LostReason, pk=pk, active=True)
+    offset = _offset(request)
+    lost_reasons.lost_reason_move(user=request.user, reason=reason, offset=offset)
+    return _lost_reasons_answer(request, focus=f"{'up' if offset < 0 else 'down'}-{pk}")
+
+
+@admin_only
+@require_POST
+def lost_reason_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    reason = get_object_or_404(LostReason, pk=pk)
+    lost_reasons.lost_reason_set_active(user=request.user, reason=reason,
+                                        active=not reason.active)
+    if not _is_htmx(request):
+        messages.success(request, (_("“%(name)s” is offered again.") if reason.active else
+                                   _("“%(name)s” is no longer offered; deals lost with it "
+                                     "keep it.")) % {"name": reason.name})
+    return _lost_reasons_answer(request, focus=f"toggle-{pk}")
+
+
 urlpatterns = [
     path("settings/", index, name="settings"),
+    path("settings/company/", company, name="settings_company"),
+    path("settings/company/logo/", company_logo, name="settings_company_logo"),
+    path("settings/lost-reasons/", lost_reason_list, name="settings_lost_reasons"),
+    path("settings/lost-reasons/<int:pk>/rename/", lost_reason_rename,
+         name="settings_lost_reason_rename"),
+    path("settings/lost-reasons/<int:pk>/move/", lost_reason_move,
+         name="settings_lost_reason_move"),
+    path("settings/lost-reasons/<int:pk>/active/", lost_reason_toggle,
+         name="settings_lost_reason_toggle"),
     path("settings/users/", users, name="settings_users"),
     path("settings/users/new/", user_create, name="settings_user_create"),
     path("settings/users/<int:pk>/", user_edit, name="settings_user_edit"),
