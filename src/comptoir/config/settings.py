@@ -243,6 +243,8 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.integration.services.schedule_due_runs",
     "comptoir.integration.outbound.outbound_due",
     "comptoir.feeds.services.notifications_due",
+    "comptoir.feeds.reminders.reminders_due",
+    "comptoir.core.recycle.purge_due",
     "comptoir.search.services.index_outbox",
     "comptoir.quality.dedupe.refresh_all_indexes",
     "comptoir.quality.promotion.promotions_due",

@@ -83,6 +83,7 @@ class AuditEntry(models.Model):
         PROMOTE = "promote", _("promoted to the ERP")
         MERGE = "merge", _("merged")
         UNMERGE = "unmerge", _("merge undone")
+        RESTORE = "restore", _("restored from the recycle bin")
 
     object_type = models.CharField(max_length=20, choices=ObjectType.choices)
     object_id = models.BigIntegerField()
@@ -214,3 +215,33 @@ class CompanyProfile(models.Model):
     def __str__(self) -> str:
         return self.legal_name or self.trade_name or "—"
 
+
+class DeletedRecord(models.Model):
+    """A deleted record kept for 30 days in the recycle bin (``core.recycle``): the record and
+    every row its deletion took with it (contacts, deals, activities…), serialised, so that a
+    restore brings them all back at once. ``record_owner``, ``account_owner`` and
+    ``account_territory`` are the ids the visibility policy reads, as they were at deletion."""
+
+    object_type = models.CharField(_("object"), max_length=20, choices=ObjectType.choices)
+    object_id = models.BigIntegerField(_("local id"))
+    label = models.CharField(_("name"), max_length=255)
+    deleted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("deleted by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    deleted_at = models.DateTimeField(_("deleted at"), db_index=True)
+    source = models.CharField(max_length=40, default="app")
+    record_owner = models.BigIntegerField(null=True, blank=True)
+    account_owner = models.BigIntegerField(null=True, blank=True)
+    account_territory = models.BigIntegerField(null=True, blank=True)
+    counts = models.JSONField(default=dict, help_text="rows kept per model, for display")
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("deleted record")
+        verbose_name_plural = _("recycle bin")
+        indexes = [models.Index(fields=["deleted_by", "deleted_at"],
+                                name="deletedrecord_by_at")]
+        ordering = ["-deleted_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.object_type}:{self.object_id} {self.label}"

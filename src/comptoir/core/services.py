@@ -17,6 +17,7 @@ from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils.translation import gettext as _
 
+from . import recycle
 from .errors import Conflict, NotFound, StaleRecord, ValidationFailed
 from .models import AuditEntry, CustomField, ExternalRef, OutboxEvent
 
@@ -355,11 +356,13 @@ def _save_fields(instance: models.Model, changes: Mapping[str, Any]) -> None:
 
 def delete_record(instance: models.Model, *, object_type: str, user: Any,
                   source: str = "app") -> None:
+    """Delete a record (caller holds atomic): it goes to the recycle bin with every row its
+    deletion takes along, restorable for 30 days (``core.recycle``)."""
     before = snapshot(instance)
     pk = instance.pk
     try:
-        instance.delete()
-    except models.ProtectedError as exc:
+        recycle.discard(instance, object_type=object_type, user=user, source=source)
+    except (models.ProtectedError, models.RestrictedError) as exc:
         raise Conflict(_("This record is still in use and cannot be deleted.")) from exc
     instance.pk = pk
     record_change(object_type=object_type, instance=instance, action="delete", user=user,

@@ -168,6 +168,7 @@ ACTION_LABELS: dict[str, Any] = {
     "promoted": gettext_lazy("sent to the ERP"),
     "deleted_externally": gettext_lazy("deleted in another system"),
     "tombstoned": gettext_lazy("deleted in another system"),
+    "restored": gettext_lazy("restored from the recycle bin"),
 }
 
 
@@ -179,6 +180,8 @@ def change_sentence(*, action: str, who: str, fields: Sequence[str]) -> str:
         return _("%(who)s deleted it.") % {"who": who}
     if action == "promoted":
         return _("%(who)s asked for it to be created in the ERP.") % {"who": who}
+    if action == "restored":
+        return _("%(who)s restored it from the recycle bin.") % {"who": who}
     if action in ("deleted_externally", "tombstoned"):
         return _("It was deleted in another system.")
     if fields:
@@ -330,7 +333,54 @@ def visible_notifications(user: Any, notifications: Iterable[Notification]
             or n.object_type not in FOLLOWABLE or (n.object_type, n.object_id) in visible]
 
 
+def _reminder_when(at: dt.datetime, all_day: bool) -> str:
+    """"today at 14:30", "tomorrow", "on 12/03/2027 at 9:00": in the reader's language."""
+    from django.utils.formats import date_format, time_format
+
+    local = timezone.localtime(at)
+    days = (local.date() - timezone.localdate()).days
+    time = time_format(local, "TIME_FORMAT")
+    if all_day:
+        if days == 0:
+            return _("today")
+        if days == 1:
+            return _("tomorrow")
+        return _("on %(date)s") % {"date": date_format(local, "SHORT_DATE_FORMAT")}
+    if days == 0:
+        return _("today at %(time)s") % {"time": time}
+    if days == 1:
+        return _("tomorrow at %(time)s") % {"time": time}
+    return _("on %(date)s at %(time)s") % {"date": date_format(local, "SHORT_DATE_FORMAT"),
+                                           "time": time}
+
+
+def reminder_text(n: Notification) -> str:
+    """"Reminder: call today at 14:30 — Acme SA", composed when shown."""
+    from comptoir.activities.models import Activity
+
+    details = n.details if isinstance(n.details, dict) else {}
+    kind = str(dict(Activity.Kind.choices).get(str(details.get("kind")), _("activity"))).lower()
+    try:
+        at = dt.datetime.fromisoformat(str(details.get("at")))
+    except ValueError:
+        at = None
+    if at is None:
+        sentence = _("Reminder: %(kind)s") % {"kind": kind}
+    elif details.get("kind") == Activity.Kind.TASK:
+        sentence = _("Reminder: %(kind)s due %(when)s") % {
+            "kind": kind, "when": _reminder_when(at, bool(details.get("all_day")))}
+    else:
+        sentence = _("Reminder: %(kind)s %(when)s") % {
+            "kind": kind, "when": _reminder_when(at, bool(details.get("all_day")))}
+    if details.get("account"):
+        return _("%(reminder)s — %(account)s") % {"reminder": sentence,
+                                                  "account": details["account"]}
+    return sentence
+
+
 def notification_text(n: Notification) -> str:
+    if n.kind == Notification.Kind.REMINDER:
+        return reminder_text(n)
     who = actor_name(n.actor, n.source)
     if n.kind in (Notification.Kind.ASSIGNED, Notification.Kind.CASE_ASSIGNED):
         if n.object_id is None:

@@ -25,10 +25,12 @@ from django.db.models import (
     Count,
     DateField,
     DateTimeField,
+    Exists,
     ExpressionWrapper,
     F,
     IntegerField,
     Model,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -69,6 +71,7 @@ from comptoir.sirene.services import loaded as sirene_loaded
 from comptoir.web.objects import detail_url
 from comptoir.web.templatetags.web import money, phone
 from comptoir.web.views.quality import record_quality
+from comptoir.web.views.recycle import delete_url
 
 TIMELINE_PAGE = 10  # activities per page of a timeline ("load more" brings the next)
 RELATED_LIMIT = 10  # rows of each related list on a record page
@@ -141,6 +144,8 @@ class Fact:
     multiline: bool = False
     external: bool = False
     nowrap: bool = False  # a number that must not break across lines (phone, SIRET, VAT)
+    key: str = ""  # the form field (or group of fields, an address) it shows, for inline edit
+    edit_url: str = ""  # set when the user may edit it in place (``record_edit``)
 
 
 # identifiers read as one token: a line break inside would make them look like two numbers
@@ -172,7 +177,7 @@ def fact(obj: Model, name: str, owned: dict[str, str], *, label: Any = None, url
         else:
             text = str(localize(value)) if isinstance(value, Decimal | int) else str(value)
     return Fact(label or _label(model, name), text, url=url, system=owned.get(name, ""),
-                nowrap=name in NOWRAP_FIELDS if nowrap is None else nowrap)
+                nowrap=name in NOWRAP_FIELDS if nowrap is None else nowrap, key=name)
 
 
 def address_fact(obj: Model, prefix: str, label: Any, owned: dict[str, str]) -> Fact:
@@ -180,11 +185,13 @@ def address_fact(obj: Model, prefix: str, label: Any, owned: dict[str, str]) -> 
     street, postcode, city, country = (getattr(obj, p) or "" for p in parts)
     lines = [street, f"{postcode} {city}".strip(), country if country and country != "FR" else ""]
     system = next((owned[p] for p in parts if p in owned), "")
-    return Fact(label, "\n".join(line for line in lines if line), system=system, multiline=True)
+    return Fact(label, "\n".join(line for line in lines if line), system=system, multiline=True,
+                key=f"{prefix}address")
 
 
-def contact_facts(obj: Any, owned: dict[str, str]) -> list[Fact]:
-    """Phone, e-mail and website as links a click or a tap acts on."""
+def contact_facts(obj: Any, owned: dict[str, str], *, blank: bool = False) -> list[Fact]:
+    """Phone, e-mail and website as links a click or a tap acts on (an empty website only
+    with ``blank``: to be filled in place)."""
     out = []
     for name in ("phone", "mobile", "fax"):
         if not hasattr(obj, name) or (name == "fax" and not obj.fax):
@@ -195,9 +202,10 @@ def contact_facts(obj: Any, owned: dict[str, str]) -> list[Fact]:
                         url=f"tel:{value}" if value and name != "fax" else "", nowrap=True))
     if hasattr(obj, "email"):
         out.append(fact(obj, "email", owned, url=f"mailto:{obj.email}" if obj.email else ""))
-    if getattr(obj, "website", ""):
+    if getattr(obj, "website", "") or (blank and hasattr(obj, "website")):
         site = obj.website
-        url = site if site.startswith(("http://", "https://")) else f"https://{site}"
+        url = "" if not site else site if site.startswith(("http://", "https://")) \
+            else f"https://{site}"
         item = fact(obj, "website", owned, url=url)
         item.external = True
         out.append(item)
@@ -241,15 +249,18 @@ def mailing_fact(contact: Contact, owned: dict[str, str]) -> Fact:
     return address_fact(contact, "mailing_", _("Mailing address"), owned)
 
 
-def custom_facts(object_type: str, obj: Any) -> list[Fact]:
-    """Values of the admin-defined fields (R14), labelled; empty ones left out."""
+def custom_facts(object_type: str, obj: Any, *, empty: bool = False) -> list[Fact]:
+    """Values of the admin-defined fields (R14), labelled; empty ones left out unless
+    ``empty`` (for someone who may fill them in place)."""
     values = getattr(obj, "custom", None) or {}
-    if not values:
+    if not values and not empty:
         return []
     out = []
     for cf in CustomField.objects.filter(object_type=object_type, active=True):
         value = values.get(cf.name)
         if value in (None, ""):
+            if empty:
+                out.append(Fact(cf.label, "", key=f"cf_{cf.name}"))
             continue
         if cf.type == CustomField.Type.BOOLEAN:
             text = _("Yes") if value else _("No")
@@ -262,13 +273,13 @@ def custom_facts(object_type: str, obj: Any) -> list[Fact]:
             text = str(localize(value))
         else:
             text = str(value)
-        out.append(Fact(cf.label, text))
+        out.append(Fact(cf.label, text, key=f"cf_{cf.name}"))
     return out
 
 
 def owner_fact(obj: Any, owned: dict[str, str]) -> Fact:
     return Fact(_("Owner"), str(obj.owner) if obj.owner_id else _("Nobody"),
-                system=owned.get("owner", ""))
+                system=owned.get("owner", ""), key="owner")
 
 
 @dataclass
@@ -564,6 +575,28 @@ def _open_first() -> SqlCase:
 
 # --- Page context shared by every record page -----------------------------------------------
 
+def rights(user: Any, obj: Model, *actions: policy.Action) -> dict[str, bool]:
+    """``policy.can`` for several actions in one query (a record page asks two)."""
+    model = type(obj)
+    manager = model._default_manager
+    row = manager.filter(pk=obj.pk).annotate(**{
+        f"may_{a}": Exists(policy.restrict(manager.filter(pk=OuterRef("pk")), user, a))
+        for a in actions}).values(*[f"may_{a}" for a in actions]).first()
+    return {a: bool(row and row[f"may_{a}"]) for a in actions}
+
+
+def record_rights(user: Any, obj: Model, object_type: str) -> dict[str, Any]:
+    """May the user change the record, delete it (also the right to give it to someone
+    else), and the delete page's address when so."""
+    if object_type == ObjectType.PRODUCT:
+        can_change = can_delete = policy.can_manage_catalogue(user)
+    else:
+        found = rights(user, obj, "change", "delete")
+        can_change, can_delete = found["change"], found["delete"]
+    return {"can_change": can_change, "can_delete": can_delete,
+            "delete_url": delete_url(obj) if can_delete else ""}
+
+
 def record_context(request: HttpRequest, obj: Model, object_type: str, *,
                    with_runs: bool = True) -> dict[str, Any]:
     erp = erp_of(object_type, int(obj.pk), with_runs=with_runs)  # type: ignore[arg-type]
@@ -573,8 +606,178 @@ def record_context(request: HttpRequest, obj: Model, object_type: str, *,
                              request.user),
         "sees_all": policy.sees_all(request.user),
         "today": timezone.localdate(),
+        **record_rights(request.user, obj, object_type),
         **record_quality(request, object_type, obj),  # accounts, contacts, leads
     }
+
+
+# --- Key facts, per kind of record -----------------------------------------------------------
+# One function per kind: the record page shows them, and an inline edit (``record_edit``)
+# renders them again after a save. ``blank`` shows empty custom fields (to fill them in place).
+
+def account_facts(user: Any, account: Account, owned: dict[str, str], *,
+                  blank: bool = False) -> list[Fact]:
+    parent = None
+    if account.parent_id:
+        parent = policy.restrict(Account.objects.filter(pk=account.parent_id), user).first()
+    return [
+        address_fact(account, "billing_", _("Billing address"), owned),
+        *([address_fact(account, "shipping_", _("Shipping address"), owned)]
+          if account.shipping_street or account.shipping_city or blank else []),
+        *contact_facts(account, owned, blank=blank),
+        fact(account, "headcount_band", owned, label=_("Headcount")),
+        fact(account, "payment_terms", owned),
+        fact(account, "credit_limit", owned),
+        fact(account, "territory", owned,
+             text=str(account.territory) if account.territory_id else ""),
+        Fact(_("Parent account"), str(parent) if parent else "",
+             url=detail_url(parent) if parent else "", system=owned.get("parent", ""),
+             key="parent"),
+        fact(account, "siren", owned),
+        fact(account, "siret", owned),
+        fact(account, "vat_number", owned),
+        fact(account, "naf_code", owned),
+        owner_fact(account, owned),
+        *custom_facts(ObjectType.ACCOUNT, account, empty=blank),
+        fact(account, "created_at", owned, label=pgettext("creation date", "Created")),
+        fact(account, "updated_at", owned, label=_("Updated")),
+    ]
+
+
+def contact_facts_of(user: Any, contact: Contact, owned: dict[str, str], *,
+                     blank: bool = False) -> list[Fact]:
+    return [
+        Fact(_("Account"), str(contact.account), url=detail_url(contact.account),
+             system=owned.get("account", ""), key="account"),
+        fact(contact, "job_title", owned),
+        *contact_facts(contact, owned, blank=blank),
+        mailing_fact(contact, owned),
+        fact(contact, "email_secondary", owned),
+        fact(contact, "marketing_consent", owned),
+        fact(contact, "consent_date", owned),
+        fact(contact, "consent_source", owned),
+        owner_fact(contact, owned),
+        *custom_facts(ObjectType.CONTACT, contact, empty=blank),
+        fact(contact, "created_at", owned, label=pgettext("creation date", "Created")),
+    ]
+
+
+def lead_facts(user: Any, lead: Lead, owned: dict[str, str], *,
+               blank: bool = False) -> list[Fact]:
+    return [
+        fact(lead, "company_name", owned),
+        fact(lead, "siren", owned),
+        fact(lead, "job_title", owned),
+        *contact_facts(lead, owned, blank=blank),
+        address_fact(lead, "", _("Address"), owned),
+        fact(lead, "source", owned),
+        fact(lead, "score", owned),
+        owner_fact(lead, owned),
+        *custom_facts(ObjectType.LEAD, lead, empty=blank),
+        fact(lead, "created_at", owned, label=pgettext("creation date", "Created")),
+    ]
+
+
+def opportunity_facts(user: Any, opp: Opportunity, owned: dict[str, str], *,
+                      blank: bool = False) -> list[Fact]:
+    weighted = (opp.amount * opp.probability / Decimal(100)).quantize(Decimal("0.01"))
+    return [
+        Fact(_("Account"), str(opp.account), url=detail_url(opp.account),
+             system=owned.get("account", ""), key="account"),
+        Fact(_("Contact"), str(opp.contact) if opp.contact_id else "",
+             url=detail_url(opp.contact) if opp.contact_id else "",
+             system=owned.get("contact", ""), key="contact"),
+        fact(opp, "amount", owned),
+        Fact(_("Weighted amount"), money(weighted, opp.currency)),
+        fact(opp, "probability", owned, text=f"{opp.probability} %"),
+        fact(opp, "expected_close_date", owned),
+        Fact(_("Pipeline"), str(opp.pipeline)),
+        fact(opp, "stage", owned, text=str(opp.stage)),
+        fact(opp, "closed_at", owned),
+        fact(opp, "lost_reason", owned),
+        owner_fact(opp, owned),
+        *custom_facts(ObjectType.OPPORTUNITY, opp, empty=blank),
+        fact(opp, "created_at", owned, label=pgettext("creation date", "Created")),
+    ]
+
+
+def activity_facts(user: Any, activity: Activity, owned: dict[str, str], *,
+                   blank: bool = False) -> list[Fact]:
+    links = [(label, obj) for label, obj in (
+        (_("Account"), activity.account), (_("Contact"), activity.contact),
+        (_("Deal"), activity.opportunity), (_("Case"), activity.case)) if obj is not None]
+    return [
+        fact(activity, "kind", owned),
+        fact(activity, "start_at", owned),
+        fact(activity, "end_at", owned),
+        fact(activity, "due_at", owned),
+        fact(activity, "remind_at", owned),
+        fact(activity, "done", owned),
+        fact(activity, "done_at", owned),
+        *[Fact(label, str(obj), url=detail_url(obj)) for label, obj in links],
+        owner_fact(activity, owned),
+        *custom_facts(ObjectType.ACTIVITY, activity, empty=blank),
+        fact(activity, "created_at", owned, label=pgettext("creation date", "Created")),
+    ]
+
+
+def case_facts(user: Any, case: Case, owned: dict[str, str], *,
+               blank: bool = False) -> list[Fact]:
+    return [
+        Fact(_("Account"), str(case.account), url=detail_url(case.account),
+             system=owned.get("account", ""), key="account"),
+        Fact(_("Contact"), str(case.contact) if case.contact_id else "",
+             url=detail_url(case.contact) if case.contact_id else "", key="contact"),
+        fact(case, "kind", owned),
+        fact(case, "priority", owned),
+        fact(case, "status", owned),
+        fact(case, "closed_at", owned),
+        owner_fact(case, owned),
+        *custom_facts(ObjectType.CASE, case, empty=blank),
+        fact(case, "created_at", owned, label=pgettext("creation date", "Created")),
+        fact(case, "updated_at", owned, label=_("Updated")),
+    ]
+
+
+def product_facts(user: Any, product: Product, owned: dict[str, str], *,
+                  blank: bool = False) -> list[Fact]:
+    return [
+        fact(product, "code", owned),
+        fact(product, "unit", owned),
+        fact(product, "tax_rate", owned, text=f"{localize(product.tax_rate)} %"),
+        fact(product, "active", owned),
+        *custom_facts(ObjectType.PRODUCT, product, empty=blank),
+        fact(product, "updated_at", owned, label=_("Updated")),
+    ]
+
+
+# kind of record (as in ``views.forms.KINDS``) -> (related rows to read, its facts)
+FACTS: dict[str, tuple[tuple[str, ...], Callable[..., list[Fact]]]] = {
+    "account": (("owner", "territory"), account_facts),
+    "contact": (("account", "owner"), contact_facts_of),
+    "lead": (("owner",), lead_facts),
+    "opportunity": (("account", "contact", "stage", "pipeline", "owner"), opportunity_facts),
+    "activity": (("account", "contact", "opportunity", "case", "owner"), activity_facts),
+    "case": (("account", "contact", "owner"), case_facts),
+    "product": ((), product_facts),
+}
+
+
+def with_inline_edit(request: HttpRequest, kind: str, obj: Model, owned: dict[str, str], *,
+                     can_change: bool, can_transfer: bool) -> list[Fact]:
+    """The record's key facts, those the user may change in place carrying their edit URL
+    (empty custom fields shown then, to be filled in). ``can_change`` and ``can_transfer``
+    are the page's answers from the policy (no query more here)."""
+    from comptoir.web.views.record_edit import CUSTOM_PREFIX, editable_keys  # renders these
+
+    build = FACTS[kind][1]
+    keys = editable_keys(kind, obj, request.user, can_change=can_change,
+                         can_transfer=can_transfer, owned=owned)
+    facts = build(request.user, obj, owned, blank=bool(keys))
+    for f in facts:
+        if f.key and keys and (f.key in keys or f.key.startswith(CUSTOM_PREFIX)):
+            f.edit_url = reverse("web:record_field", args=[kind, obj.pk, f.key])
+    return facts
 
 
 # --- Pages ----------------------------------------------------------------------------------
@@ -587,7 +790,7 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     ctx = record_context(request, account, ObjectType.ACCOUNT)
     owned = ctx["erp"].owned
-    can_change = policy.can(user, "change", account)
+    can_change = ctx["can_change"]
 
     def under(qs: QuerySet[Any]) -> QuerySet[Any]:
         return policy.restrict_under(qs, user, account)
@@ -604,30 +807,8 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-created_at", "-id"), RELATED_LIMIT)
     groups, open_amounts = commercial_history(user, account)
 
-    parent = None
-    if account.parent_id:
-        parent = policy.restrict(Account.objects.filter(pk=account.parent_id), user).first()
-    facts = [
-        address_fact(account, "billing_", _("Billing address"), owned),
-        *([address_fact(account, "shipping_", _("Shipping address"), owned)]
-          if account.shipping_street or account.shipping_city else []),
-        *contact_facts(account, owned),
-        fact(account, "headcount_band", owned, label=_("Headcount")),
-        fact(account, "payment_terms", owned),
-        fact(account, "credit_limit", owned),
-        fact(account, "territory", owned,
-             text=str(account.territory) if account.territory_id else ""),
-        Fact(_("Parent account"), str(parent) if parent else "",
-             url=detail_url(parent) if parent else "", system=owned.get("parent", "")),
-        fact(account, "siren", owned),
-        fact(account, "siret", owned),
-        fact(account, "vat_number", owned),
-        fact(account, "naf_code", owned),
-        owner_fact(account, owned),
-        *custom_facts(ObjectType.ACCOUNT, account),
-        fact(account, "created_at", owned, label=pgettext("creation date", "Created")),
-        fact(account, "updated_at", owned, label=_("Updated")),
-    ]
+    facts = with_inline_edit(request, "account", account, owned, can_change=can_change,
+                             can_transfer=ctx["can_delete"])
     related = {s: reverse("web:account_related", args=[pk, s])
                for s in ("contacts", "opportunities", "cases", "documents")}
     ctx.update(
@@ -659,7 +840,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     ctx = record_context(request, contact, ObjectType.CONTACT)
     owned = ctx["erp"].owned
-    can_change = policy.can(user, "change", contact)
+    can_change = ctx["can_change"]
     opportunities, more_opps = bounded(
         policy.restrict(Opportunity.objects.filter(contact_id=pk).select_related("stage"), user)
         .order_by(_open_first(), F("expected_close_date").asc(nulls_last=True), "id"),
@@ -667,20 +848,8 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cases, more_cases = bounded(
         policy.restrict(Case.objects.filter(contact_id=pk), user).order_by("-created_at", "-id"),
         RELATED_LIMIT)
-    facts = [
-        Fact(_("Account"), str(contact.account), url=detail_url(contact.account),
-             system=owned.get("account", "")),
-        fact(contact, "job_title", owned),
-        *contact_facts(contact, owned),
-        mailing_fact(contact, owned),
-        fact(contact, "email_secondary", owned),
-        fact(contact, "marketing_consent", owned),
-        fact(contact, "consent_date", owned),
-        fact(contact, "consent_source", owned),
-        owner_fact(contact, owned),
-        *custom_facts(ObjectType.CONTACT, contact),
-        fact(contact, "created_at", owned, label=pgettext("creation date", "Created")),
-    ]
+    facts = with_inline_edit(request, "contact", contact, owned, can_change=can_change,
+                             can_transfer=ctx["can_delete"])
     ctx.update(
         contact=contact, facts=facts, can_change=can_change,
         opportunities=opportunities, more_opportunities=more_opps,
@@ -706,20 +875,11 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 obj = policy.restrict(model._default_manager.filter(pk=pk_), request.user).first()
                 if obj is not None:
                     converted.append((capfirst(str(model._meta.verbose_name)), obj))
-    facts = [
-        fact(lead, "company_name", owned),
-        fact(lead, "siren", owned),
-        fact(lead, "job_title", owned),
-        *contact_facts(lead, owned),
-        address_fact(lead, "", _("Address"), owned),
-        fact(lead, "source", owned),
-        fact(lead, "score", owned),
-        owner_fact(lead, owned),
-        *custom_facts(ObjectType.LEAD, lead),
-        fact(lead, "created_at", owned, label=pgettext("creation date", "Created")),
-    ]
+    can_change = ctx["can_change"]
+    facts = with_inline_edit(request, "lead", lead, owned, can_change=can_change,
+                             can_transfer=ctx["can_delete"])
     ctx.update(lead=lead, facts=facts, converted=converted,
-               can_change=policy.can(request.user, "change", lead),
+               can_change=can_change,
                can_convert=lead.status not in (Lead.Status.CONVERTED,))
     return render(request, "web/records/lead.html", ctx)
 
@@ -731,30 +891,13 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     ctx = record_context(request, opp, ObjectType.OPPORTUNITY)
     owned = ctx["erp"].owned
-    can_change = policy.can(user, "change", opp)
+    can_change = ctx["can_change"]
     documents, more_docs = bounded(
         policy.restrict(SalesDocument.objects.filter(opportunity_id=pk), user)
         .annotate(is_overdue=_overdue())
         .order_by(F("issue_date").desc(nulls_last=True), "-id"), RELATED_LIMIT)
-    weighted = (opp.amount * opp.probability / Decimal(100)).quantize(Decimal("0.01"))
-    facts = [
-        Fact(_("Account"), str(opp.account), url=detail_url(opp.account),
-             system=owned.get("account", "")),
-        Fact(_("Contact"), str(opp.contact) if opp.contact_id else "",
-             url=detail_url(opp.contact) if opp.contact_id else "",
-             system=owned.get("contact", "")),
-        fact(opp, "amount", owned),
-        Fact(_("Weighted amount"), money(weighted, opp.currency)),
-        fact(opp, "probability", owned, text=f"{opp.probability} %"),
-        fact(opp, "expected_close_date", owned),
-        Fact(_("Pipeline"), str(opp.pipeline)),
-        fact(opp, "stage", owned, text=str(opp.stage)),
-        fact(opp, "closed_at", owned),
-        fact(opp, "lost_reason", owned),
-        owner_fact(opp, owned),
-        *custom_facts(ObjectType.OPPORTUNITY, opp),
-        fact(opp, "created_at", owned, label=pgettext("creation date", "Created")),
-    ]
+    facts = with_inline_edit(request, "opportunity", opp, owned, can_change=can_change,
+                             can_transfer=ctx["can_delete"])
     ctx.update(
         opportunity=opp, facts=facts, can_change=can_change,
         documents=documents, more_documents=more_docs,
@@ -772,23 +915,11 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
                        "owner")
     ctx = record_context(request, activity, ObjectType.ACTIVITY)
     owned = ctx["erp"].owned
-    links = [(label, obj) for label, obj in (
-        (_("Account"), activity.account), (_("Contact"), activity.contact),
-        (_("Deal"), activity.opportunity), (_("Case"), activity.case)) if obj is not None]
-    facts = [
-        fact(activity, "kind", owned),
-        fact(activity, "start_at", owned),
-        fact(activity, "end_at", owned),
-        fact(activity, "due_at", owned),
-        fact(activity, "done", owned),
-        fact(activity, "done_at", owned),
-        *[Fact(label, str(obj), url=detail_url(obj)) for label, obj in links],
-        owner_fact(activity, owned),
-        *custom_facts(ObjectType.ACTIVITY, activity),
-        fact(activity, "created_at", owned, label=pgettext("creation date", "Created")),
-    ]
+    can_change = ctx["can_change"]
+    facts = with_inline_edit(request, "activity", activity, owned, can_change=can_change,
+                             can_transfer=ctx["can_delete"])
     ctx.update(activity=activity, facts=facts,
-               can_change=policy.can(request.user, "change", activity))
+               can_change=can_change)
     return render(request, "web/records/activity.html", ctx)
 
 
@@ -798,21 +929,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     case = visible(request, Case, pk, "account", "contact", "owner")
     ctx = record_context(request, case, ObjectType.CASE)
     owned = ctx["erp"].owned
-    can_change = policy.can(request.user, "change", case)
-    facts = [
-        Fact(_("Account"), str(case.account), url=detail_url(case.account),
-             system=owned.get("account", "")),
-        Fact(_("Contact"), str(case.contact) if case.contact_id else "",
-             url=detail_url(case.contact) if case.contact_id else ""),
-        fact(case, "kind", owned),
-        fact(case, "priority", owned),
-        fact(case, "status", owned),
-        fact(case, "closed_at", owned),
-        owner_fact(case, owned),
-        *custom_facts(ObjectType.CASE, case),
-        fact(case, "created_at", owned, label=pgettext("creation date", "Created")),
-        fact(case, "updated_at", owned, label=_("Updated")),
-    ]
+    can_change = ctx["can_change"]
+    facts = with_inline_edit(request, "case", case, owned, can_change=can_change,
+                             can_transfer=ctx["can_delete"])
     ctx.update(case=case, facts=facts, can_change=can_change,
                **timeline_context(request, "case", case),
                **attachments_context(request, "case", case, can_upload=can_change))
@@ -827,16 +946,11 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     owned = ctx["erp"].owned
     prices = list(PriceListItem.objects.filter(product_id=pk).select_related("price_list")
                   .order_by("price_list__name", "min_quantity", "id")[:100])
-    facts = [
-        fact(product, "code", owned),
-        fact(product, "unit", owned),
-        fact(product, "tax_rate", owned, text=f"{localize(product.tax_rate)} %"),
-        fact(product, "active", owned),
-        *custom_facts(ObjectType.PRODUCT, product),
-        fact(product, "updated_at", owned, label=_("Updated")),
-    ]
+    can_change = ctx["can_change"]
+    facts = with_inline_edit(request, "product", product, owned, can_change=can_change,
+                             can_transfer=can_change)
     ctx.update(product=product, facts=facts, prices=prices,
-               can_change=policy.can_manage_catalogue(request.user))
+               can_change=can_change)
     return render(request, "web/records/product.html", ctx)
 
 
@@ -849,7 +963,7 @@ def document_detail(request: HttpRequest, pk: int) -> HttpResponse:
     document = get_object_or_404(policy.restrict(qs, request.user), pk=pk)
     ctx = record_context(request, document, ObjectType.SALES_DOCUMENT)
     owned = ctx["erp"].owned
-    can_change = policy.can(request.user, "change", document)
+    can_change = ctx["can_change"]
     lines = list(document.lines.select_related("product")[:LINES_LIMIT])
     facts = [
         Fact(_("Account"), str(document.account), url=detail_url(document.account),
