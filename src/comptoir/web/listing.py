@@ -15,7 +15,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, Model, Q, QuerySet, Value
+from django.db.models import CharField, Model, OrderBy, Q, QuerySet, Value
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Concat
 from django.http import QueryDict
 from django.utils import timezone
@@ -25,6 +26,8 @@ from django.utils.translation import gettext_lazy as _
 
 from comptoir.access import policy
 from comptoir.access.models import User
+from comptoir.core.formatting import format_number
+from comptoir.core.models import CustomField
 
 from .templatetags.web import STATUS_TONES, money, phone
 
@@ -45,8 +48,11 @@ class Column:
     attr: str | None = None  # dotted path on the record (default: key)
     default: bool = True  # shown unless the user picks columns
     link: bool = False  # the cell links to the record's page
+    custom: str = ""  # key of an admin-defined field in the record's ``custom`` JSON
 
     def raw(self, obj: Any) -> Any:
+        if self.custom:
+            return custom_value(self.kind, (getattr(obj, "custom", None) or {}).get(self.custom))
         value = obj
         for part in (self.attr or self.key).split("."):
             value = getattr(value, part, None) if value is not None else None
@@ -59,9 +65,11 @@ class Column:
 class Filter:
     key: str
     label: Label
-    kind: str = "choice"  # choice | user | text | prefix | bool | period | min
+    kind: str = "choice"  # choice | user | text | prefix | bool | period | min | max
     lookup: str = ""  # ORM field (default: key)
     choices: Choices | Callable[[Any], Choices] | None = None
+    custom: str = ""  # key of an admin-defined field (its values live in ``custom``)
+    value_type: str = "number"  # of a min / max bound: number | date
 
     @property
     def field(self) -> str:
@@ -152,6 +160,89 @@ class ListSpec:
         return policy.restrict(qs, user)
 
 
+# --- Custom fields (R14) as columns and filters ---------------------------------------------
+# An admin-defined field ``name`` of the list's object is the column and the filter
+# ``cf_<name>`` (its bounds ``cf_<name>_min`` / ``_max``): the prefix keeps them apart from the
+# built-in keys, so a saved view's query string means the same thing tomorrow.
+
+CUSTOM_PREFIX = "cf_"
+CUSTOM_KINDS: dict[str, str] = {CustomField.Type.NUMBER: "number", CustomField.Type.DATE: "date",
+                CustomField.Type.BOOLEAN: "bool"}
+
+
+def custom_value(kind: str, value: Any) -> Any:
+    """A stored custom value typed for display and exports: dates are kept as ISO text in
+    JSON, numbers as JSON numbers; anything unexpected is shown as stored."""
+    if value is None or value == "":
+        return None
+    if kind == "date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return value
+    if kind == "number" and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            return value
+    return value
+
+
+def custom_definitions(object_type: str) -> list[CustomField]:
+    return list(CustomField.objects.filter(object_type=object_type, active=True)
+                .order_by("label", "name"))
+
+
+def custom_columns(defs: Iterable[CustomField]) -> list[Column]:
+    return [Column(CUSTOM_PREFIX + cf.name, cf.label, sort=CUSTOM_PREFIX + cf.name,
+                   kind=CUSTOM_KINDS.get(cf.type, "text"), default=False, custom=cf.name)
+            for cf in defs]
+
+
+def custom_filters(defs: Iterable[CustomField]) -> list[Filter]:
+    """Text contains; numbers and dates between two bounds (equal: both the same); a
+    picklist for choices; yes / no for booleans."""
+    out: list[Filter] = []
+    for cf in defs:
+        key, lookup = CUSTOM_PREFIX + cf.name, f"custom__{cf.name}"
+        if cf.type in (CustomField.Type.NUMBER, CustomField.Type.DATE):
+            vtype = "date" if cf.type == CustomField.Type.DATE else "number"
+            out.append(Filter(f"{key}_min", _("%(field)s from") % {"field": cf.label},
+                              kind="min", lookup=lookup, custom=cf.name, value_type=vtype))
+            out.append(Filter(f"{key}_max", _("%(field)s to") % {"field": cf.label},
+                              kind="max", lookup=lookup, custom=cf.name, value_type=vtype))
+        elif cf.type == CustomField.Type.CHOICE:
+            out.append(Filter(key, cf.label, kind="choice", lookup=lookup, custom=cf.name,
+                              choices=[(str(c), str(c)) for c in cf.choices or []]))
+        elif cf.type == CustomField.Type.BOOLEAN:
+            out.append(Filter(key, cf.label, kind="bool", lookup=lookup, custom=cf.name))
+        else:
+            out.append(Filter(key, cf.label, kind="text", lookup=lookup, custom=cf.name))
+    return out
+
+
+def custom_order(name: str, desc: bool) -> OrderBy:
+    """Order by a custom value as the database types it, empty ones last: JSON numbers sort
+    as numbers on both databases (``jsonb`` on PostgreSQL, ``JSON_EXTRACT``'s SQL value on
+    SQLite), ISO dates as text, which is their order. No cast: a stray value of another type
+    must not turn the list into an error."""
+    key = KeyTransform(name, "custom")
+    return key.desc(nulls_last=True) if desc else key.asc(nulls_last=True)
+
+
+def parse_number(value: str) -> int | float | None:
+    """A bound typed by people (``1 234,5``) as a JSON-comparable number; ``None`` when it
+    is not a number."""
+    text = value.replace("\u00a0", "").replace("\u202f", "").replace(" ", "").replace(",", ".")
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return None
+    if not number.is_finite():
+        return None
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
 class CappedPaginator(Paginator):
     """Counting stops at ``COUNT_CAP``: a filtered page of a million rows stays fast."""
 
@@ -175,14 +266,32 @@ class ListState:
     errors: list[str] = field(default_factory=list)
 
     @cached_property
+    def custom_defs(self) -> list[CustomField]:
+        from .objects import object_type_of
+
+        return custom_definitions(object_type_of(self.spec.model))
+
+    @cached_property
+    def all_columns(self) -> list[Column]:
+        """The list's own columns, then one per active custom field."""
+        return [*self.spec.columns, *custom_columns(self.custom_defs)]
+
+    @cached_property
+    def filters(self) -> list[Filter]:
+        return [*self.spec.filters, *custom_filters(self.custom_defs)]
+
+    def column(self, key: str) -> Column | None:
+        return next((c for c in self.all_columns if c.key == key), None)
+
+    @cached_property
     def q(self) -> str:
         return self.params.get("q", "").strip()[:200]
 
     @cached_property
     def filter_values(self) -> dict[str, list[str]]:
         values = {}
-        for f in self.spec.filters:
-            got = [v for v in self.params.getlist(f.key) if v != ""]
+        for f in self.filters:
+            got = [v.strip() for v in self.params.getlist(f.key) if v.strip() != ""]
             if got:
                 values[f.key] = got
         return values
@@ -190,7 +299,7 @@ class ListState:
     @cached_property
     def sort(self) -> str:
         wanted = self.params.get("sort", "")
-        col = self.spec.column(wanted.lstrip("-"))
+        col = self.column(wanted.lstrip("-"))
         if col is None or col.sort is None:
             return self.spec.default_sort
         return wanted
@@ -198,14 +307,16 @@ class ListState:
     @cached_property
     def columns(self) -> list[Column]:
         keys = [k for v in self.params.getlist("cols") for k in v.split(",") if k]
-        chosen = [c for k in keys if (c := self.spec.column(k)) is not None]
+        chosen = [c for k in keys if (c := self.column(k)) is not None]
         return chosen or [c for c in self.spec.columns if c.default]
 
-    def order_by(self) -> list[str]:
+    def order_by(self) -> list[Any]:
         desc = self.sort.startswith("-")
-        col = self.spec.column(self.sort.lstrip("-"))
-        sort_field = col.sort if col and col.sort else self.sort.lstrip("-")
+        col = self.column(self.sort.lstrip("-"))
         prefix = "-" if desc else ""
+        if col is not None and col.custom:
+            return [custom_order(col.custom, desc), f"{prefix}pk"]
+        sort_field = col.sort if col and col.sort else self.sort.lstrip("-")
         return [f"{prefix}{sort_field}", f"{prefix}pk"]
 
     def queryset(self, *, common_prefixes: bool = False) -> QuerySet[Any]:
@@ -216,7 +327,7 @@ class ListState:
         qs = self.spec.base_queryset(self.user)
         if self.q:
             qs = self._search(qs)
-        for f in self.spec.filters:
+        for f in self.filters:
             values = self.filter_values.get(f.key)
             if values:
                 qs = self._apply(qs, f, values)
@@ -238,6 +349,9 @@ class ListState:
                       limit=SEARCH_LIMIT)
         return qs.filter(pk__in=[h.object_id for h in hits])
 
+    def _error(self, f: Filter, message: str) -> None:
+        self.errors.append(f"{f.label}: {message}")
+
     def _apply(self, qs: QuerySet[Any], f: Filter, values: list[str]) -> QuerySet[Any]:
         if f.kind in ("choice", "user"):
             allowed = {k for k, _label in f.options(self.user)}
@@ -251,20 +365,20 @@ class ListState:
             return qs.filter(cond) if picked else qs
         value = values[0]
         if f.kind == "text":
-            return qs.filter(**{f"{f.field}__icontains": value})
+            return qs.filter(**{f"{f.field}__icontains": value[:200]})
         if f.kind == "prefix":
             return prefix_filter(qs, f.field, value,
                                  indexed=not getattr(self, "_common_prefixes", False))
         if f.kind == "bool":
             if self.spec.extra_filter is not None and f.lookup.startswith("@"):
                 return self.spec.extra_filter(qs, f.key, value == "1")
+            if f.custom:  # "no" is also a record where the field was never set
+                if value == "1":
+                    return qs.filter(**{f.field: True})
+                return qs.filter(Q(**{f.field: False}) | ~Q(custom__has_key=f.custom))
             return qs.filter(**{f.field: value == "1"})
-        if f.kind == "min":
-            try:
-                return qs.filter(**{f"{f.field}__gte": Decimal(value.replace(",", "."))})
-            except ArithmeticError:
-                self.errors.append(str(_("“%(v)s” is not a number.") % {"v": value}))
-                return qs
+        if f.kind in ("min", "max"):
+            return self._bound(qs, f, value)
         if f.kind == "period":
             if self.spec.extra_filter is not None and f.lookup.startswith("@"):
                 return self.spec.extra_filter(qs, f.key, value)
@@ -276,10 +390,34 @@ class ListState:
             return qs
         return qs
 
+    def _bound(self, qs: QuerySet[Any], f: Filter, value: str) -> QuerySet[Any]:
+        """A lower (``min``) or upper (``max``) bound, both included."""
+        op = "gte" if f.kind == "min" else "lte"
+        bound: Any
+        if f.value_type == "date":
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                self._error(f, str(_("“%(v)s” is not a date.") % {"v": value[:40]}))
+                return qs
+            bound = day.isoformat() if f.custom else day  # custom dates are ISO text in JSON
+        elif f.custom:
+            bound = parse_number(value)
+            if bound is None:
+                self._error(f, str(_("“%(v)s” is not a number.") % {"v": value[:40]}))
+                return qs
+        else:
+            try:
+                bound = Decimal(value.replace(",", "."))
+            except ArithmeticError:
+                self.errors.append(str(_("“%(v)s” is not a number.") % {"v": value}))
+                return qs
+        return qs.filter(**{f"{f.field}__{op}": bound})
+
     def page(self, number: Any) -> Page[Any]:
         paginator = CappedPaginator(self.queryset(), PAGE_SIZE)
         has_prefix = any(f.kind == "prefix" and f.key in self.filter_values
-                         for f in self.spec.filters)
+                         for f in self.filters)
         if has_prefix and paginator.capped:  # counted through the prefix's own index
             rows = self.queryset(common_prefixes=True)
             paginator.object_list = rows
@@ -288,7 +426,7 @@ class ListState:
     def active_chips(self) -> list[dict[str, Any]]:
         """One removable chip per active filter value, labelled for people."""
         chips = []
-        for f in self.spec.filters:
+        for f in self.filters:
             values = self.filter_values.get(f.key, [])
             if not values:
                 continue
@@ -299,8 +437,17 @@ class ListState:
                 rest.setlist(f.key, [x for x in values if x != v])
                 rest.pop("page", None)
                 label = _("me") if v == "me" else labels.get(v, v)
+                if f.value_type == "date" and f.kind in ("min", "max"):
+                    label = _localised_day(v)
                 chips.append({"label": f"{f.label}: {label}", "remove": "?" + rest.urlencode()})
         return chips
+
+
+def _localised_day(value: str) -> str:
+    try:
+        return date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+    except ValueError:
+        return value
 
 
 def prefix_filter(qs: QuerySet[Any], field_name: str, prefix: str, *, indexed: bool = True
@@ -334,6 +481,8 @@ def display(col: Column, obj: Any) -> tuple[str, str]:
         return "", ""
     if col.kind == "money":
         return money(value, getattr(obj, "currency", "EUR")), ""
+    if col.custom and col.kind in ("date", "number") and isinstance(value, str):
+        return value, ""  # a stored value that is not of the field's type, shown as is
     if col.kind == "date":
         return date_format(value, "SHORT_DATE_FORMAT"), ""
     if col.kind == "datetime":
@@ -343,6 +492,8 @@ def display(col: Column, obj: Any) -> tuple[str, str]:
     if col.kind == "percent":
         return f"{localize(value)} %", ""
     if col.kind == "number":
+        if col.custom and not isinstance(value, bool):
+            return format_number(str(value)), ""
         return str(localize(value)), ""
     if col.kind == "phone":
         return phone(value), ""

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import (
@@ -30,7 +37,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST
 
-from comptoir.access.models import Territory
+from comptoir.access import policy
+from comptoir.access.models import Territory, User
 from comptoir.activities.models import Activity
 from comptoir.core.exports import safe_row
 from comptoir.core.models import ExternalRef, ObjectType
@@ -46,8 +54,10 @@ from comptoir.crm.models import (
 from comptoir.sales.models import Product, SalesDocument
 from comptoir.service.models import Case
 from comptoir.web import listing
+from comptoir.web.forms import CUSTOM_PREFIX, FORMS, OwnerField, PickerField, RecordForm
 from comptoir.web.listing import Column, Filter, ListSpec, ListState, Preset, display, iter_rows
 from comptoir.web.models import SavedView
+from comptoir.web.templatetags.web import number
 
 SORTABLE_USER = "owner__first_name"
 
@@ -351,6 +361,10 @@ def _sort_links(state: ListState) -> dict[str, dict[str, str]]:
     return links
 
 
+def _has_owner(spec: ListSpec) -> bool:
+    return any(f.name == "owner" for f in spec.model._meta.get_fields())
+
+
 @login_required
 def list_view(request: HttpRequest, key: str) -> HttpResponse:
     spec = _spec(key)
@@ -363,21 +377,30 @@ def list_view(request: HttpRequest, key: str) -> HttpResponse:
         "badges": spec.badges(obj) if spec.badges is not None else [],
     } for obj in page.object_list]
     query = _clean_query(request.GET)
+    can_assign = _updater(key) is not None and _has_owner(spec)
+    # the catalogue is the data managers' (everyone reads it): no bulk buttons for the rest
+    may_write = key != "product" or policy.can_manage_catalogue(request.user)
     saved = SavedView.objects.filter(user_id=int(request.user.pk or 0), list_key=key)
+    filters: list[dict[str, Any]] = [
+        {"filter": f, "options": f.options(request.user)
+         if f.kind in ("choice", "user", "bool", "period") else [],
+         "values": state.filter_values.get(f.key, [])} for f in state.filters]
     context = {
         "spec": spec, "state": state, "page_obj": page, "rows": rows, "columns": columns,
-        "all_columns": [(c, c in columns) for c in spec.columns],
+        "all_columns": [(c, c in columns) for c in state.all_columns],
         "sort_links": _sort_links(state), "chips": state.active_chips(),
-        "filters": [{"filter": f, "options": f.options(request.user)
-                     if f.kind in ("choice", "user", "bool", "period") else [],
-                     "values": state.filter_values.get(f.key, [])} for f in spec.filters],
+        "filters": [f for f in filters if not f["filter"].custom],
+        # admin-defined fields behind one disclosure: a dozen of them must not bury the rest
+        "custom_filters": [f for f in filters if f["filter"].custom],
+        "custom_active": len([f for f in filters if f["filter"].custom and f["values"]]),
         "presets": spec.presets, "saved_views": saved, "query": query,
         "count": page.paginator.count, "cap": listing.COUNT_CAP, "capped": page.paginator.capped,  # type: ignore[attr-defined]
         "list_url": reverse(f"web:{key}_list"),
         "create_url": reverse(f"web:{spec.create_url}") if spec.create_url else "",
         "title": spec.title, "new_label": pgettext("create", "New"),
-        "can_assign": _updater(key) is not None,
-        "owners": listing._users_for(request.user) if _updater(key) is not None else [],
+        "can_assign": can_assign, "can_mass_edit": may_write and _updater(key) is not None,
+        "can_delete": may_write and _deleter(key) is not None, "bulk_max": BULK_MAX,
+        "owners": listing._users_for(request.user) if can_assign else [],
     }
     partial = request.htmx and request.htmx.target == "list-results"  # type: ignore[attr-defined]
     return render(request, "web/lists/results.html" if partial else "web/lists/list.html",
@@ -453,7 +476,7 @@ def _updater(key: str) -> Any:
     """The domain service that changes one record of this list (owner included)."""
     from comptoir.activities.services import activity_update
     from comptoir.crm import services as crm
-    from comptoir.sales.services import salesdocument_update
+    from comptoir.sales.services import product_update, salesdocument_update
     from comptoir.service.services import case_update
 
     return {
@@ -463,42 +486,338 @@ def _updater(key: str) -> Any:
         "opportunity": lambda obj, **kw: crm.opportunity_update(opportunity=obj, **kw),
         "activity": lambda obj, **kw: activity_update(activity=obj, **kw),
         "case": lambda obj, **kw: case_update(case=obj, **kw),
+        "product": lambda obj, **kw: product_update(product=obj, **kw),
         "document": lambda obj, **kw: salesdocument_update(document=obj, **kw),
     }.get(key)
 
 
-BULK_MAX = 200
+def _deleter(key: str) -> Any:
+    """The domain service that deletes one record of this list (it checks the right and
+    keeps what a deletion keeps: audit, recycle bin)."""
+    from comptoir.activities.services import activity_delete
+    from comptoir.crm import services as crm
+    from comptoir.sales.services import product_delete, salesdocument_delete
+    from comptoir.service.services import case_delete
+
+    return {
+        "account": lambda obj, **kw: crm.account_delete(account=obj, **kw),
+        "contact": lambda obj, **kw: crm.contact_delete(contact=obj, **kw),
+        "lead": lambda obj, **kw: crm.lead_delete(lead=obj, **kw),
+        "opportunity": lambda obj, **kw: crm.opportunity_delete(opportunity=obj, **kw),
+        "activity": lambda obj, **kw: activity_delete(activity=obj, **kw),
+        "case": lambda obj, **kw: case_delete(case=obj, **kw),
+        "product": lambda obj, **kw: product_delete(product=obj, **kw),
+        "document": lambda obj, **kw: salesdocument_delete(document=obj, **kw),
+    }.get(key)
+
+
+# A page holds 50 rows; a mass change of more than this is a data-management job (API, import)
+BULK_MAX = 500
+
+
+def _back(request: HttpRequest, key: str) -> str:
+    query = request.POST.get("query", "")[:2000]
+    return reverse(f"web:{key}_list") + (f"?{query}" if query else "")
+
+
+def _selected_ids(request: HttpRequest) -> list[int]:
+    """The ticked rows, in order, each once."""
+    seen: dict[int, None] = {}
+    for value in request.POST.getlist("ids"):
+        for part in value.split(","):
+            part = part.strip()
+            if part.isdigit() and len(part) <= 18:
+                seen.setdefault(int(part), None)
+    return list(seen)
+
+
+def _too_many(request: HttpRequest, ids: list[int]) -> bool:
+    if len(ids) <= BULK_MAX:
+        return False
+    messages.error(request, _("You selected %(n)s records: at most %(max)s can be changed at "
+                              "once. Select fewer, or narrow the list with filters.")
+                   % {"n": number(len(ids)), "max": number(BULK_MAX)})
+    return True
+
+
+def _reason(exc: Any) -> str:
+    """A service's refusal in one sentence: its field messages, else its message."""
+    details = [m for msgs in exc.fields.values() for m in msgs]
+    return " ".join(dict.fromkeys(details)) if details else str(exc.message)
+
+
+@dataclass
+class Outcome:
+    """What a bulk action did, record by record, to tell the user."""
+
+    done: int = 0
+    forbidden: int = 0  # the user may not change them
+    missing: int = 0  # gone, or never visible to the user
+    failed: list[tuple[str, str]] = dc_field(default_factory=list)  # (record, why)
+
+    def report(self, request: HttpRequest, done_message: str) -> None:
+        if self.done:
+            messages.success(request, done_message)
+        if self.forbidden:
+            messages.warning(request, ngettext(
+                "%(n)s record skipped: you may not change it.",
+                "%(n)s records skipped: you may not change them.",
+                self.forbidden) % {"n": number(self.forbidden)})
+        if self.missing:
+            messages.warning(request, ngettext(
+                "%(n)s record skipped: it no longer exists or you cannot see it.",
+                "%(n)s records skipped: they no longer exist or you cannot see them.",
+                self.missing) % {"n": number(self.missing)})
+        for name, why in self.failed[:5]:
+            messages.error(request, _("Not changed: %(record)s — %(reason)s")
+                           % {"record": name, "reason": why})
+        if len(self.failed) > 5:
+            more = len(self.failed) - 5
+            messages.error(request, ngettext("…and %(n)s other record not changed.",
+                                             "…and %(n)s other records not changed.",
+                                             more) % {"n": number(more)})
+        if not (self.done or self.forbidden or self.missing or self.failed):
+            messages.info(request, _("Nothing was changed."))
+
+
+def _each(spec: ListSpec, user: Any, ids: list[int], action: policy.Action,
+          write: Any) -> Outcome:
+    """Run ``write(obj)`` on each selected record the user sees, one transaction per record
+    (all or nothing for each), checking the right first; a refusal skips the record, never
+    the others."""
+    from comptoir.core.errors import DomainError, Forbidden
+
+    outcome = Outcome()
+    rows = {obj.pk: obj for obj in spec.base_queryset(user).filter(pk__in=ids)}
+    allowed = set(policy.restrict(spec.model._default_manager.filter(pk__in=list(rows)),
+                                  user, action).values_list("pk", flat=True))
+    outcome.missing = len(ids) - len(rows)
+    for pk in ids:
+        obj = rows.get(pk)
+        if obj is None:
+            continue
+        if pk not in allowed:
+            outcome.forbidden += 1
+            continue
+        try:
+            with transaction.atomic():
+                write(obj)
+        except Forbidden:
+            outcome.forbidden += 1
+        except DomainError as exc:
+            outcome.failed.append((str(obj), _reason(exc)))
+        else:
+            outcome.done += 1
+    return outcome
 
 
 @login_required
 @require_POST
 def bulk_assign(request: HttpRequest, key: str) -> HttpResponse:
     """Give the selected records to one owner, each through its service (access, audit)."""
-    from comptoir.core.errors import DomainError
-
     spec = _spec(key)
     update = _updater(key)
-    back = reverse(f"web:{key}_list") + "?" + request.POST.get("query", "")[:2000]
-    ids = [int(i) for i in request.POST.getlist("ids") if i.isdigit()][:BULK_MAX]
+    back = _back(request, key)
+    ids = _selected_ids(request)
     owner = request.POST.get("assign_to", "")
     if update is None or not ids or not owner.isdigit():
         messages.error(request, _("Select records and the person to give them to."))
         return HttpResponseRedirect(back)
-    done, refused = 0, []
-    for obj in spec.base_queryset(request.user).filter(pk__in=ids):
-        try:
-            with transaction.atomic():
-                update(obj, user=request.user, data={"owner_id": int(owner)}, source="ui")
-        except DomainError as exc:
-            refused.append(f"{obj}: {exc.message}")
-        else:
-            done += 1
-    if done:
-        messages.success(request, ngettext("%(n)d record assigned.", "%(n)d records assigned.",
-                                           done) % {"n": done})
-    for reason in refused[:5]:
-        messages.error(request, reason)
+    if _too_many(request, ids):
+        return HttpResponseRedirect(back)
+    outcome = _each(spec, request.user, ids, "transfer",
+                    lambda obj: update(obj, user=request.user, data={"owner_id": int(owner)},
+                                       source="ui"))
+    outcome.report(request, ngettext("%(n)d record assigned.", "%(n)d records assigned.",
+                                     outcome.done) % {"n": outcome.done})
     return HttpResponseRedirect(back)
+
+
+# --- Mass edit -------------------------------------------------------------------------------
+
+class DocumentMassForm(RecordForm):
+    """Sales documents come from the ERP or the quote editor: in bulk, only their owner and
+    custom fields are people's to change."""
+
+    object_type = ObjectType.SALES_DOCUMENT
+    main = ("owner",)
+    owner = OwnerField(queryset=User.objects.none(), label=_l("Owner"), required=False)
+
+    class Meta:
+        model = SalesDocument
+        fields = ("owner",)
+
+
+# Fields a bulk change would make no sense of: what identifies one record, what a dedicated
+# action sets (lead status "converted" is the conversion's).
+NOT_IN_BULK = {"legal_name", "trade_name", "siren", "siret", "vat_number", "first_name",
+               "last_name", "name", "code", "subject"}
+
+
+def _mass_form(key: str, user: Any) -> RecordForm | None:
+    cls = DocumentMassForm if key == "document" else FORMS.get(key)
+    if cls is None:
+        return None
+    form = cls(user=user)
+    form.cleaned_data = {}  # field checks of some forms read it
+    return form
+
+
+def mass_fields(key: str, user: Any) -> tuple[RecordForm | None, dict[str, forms.Field]]:
+    """The fields one may set on many records at once: the record form's own (owner and
+    custom fields included), minus pickers, unique values and each record's own identity."""
+    form = _mass_form(key, user)
+    if form is None:
+        return None, {}
+    model = _spec(key).model
+    out: dict[str, forms.Field] = {}
+    for name, f in form.fields.items():
+        if f.disabled or isinstance(f, PickerField):
+            continue
+        if name not in form.custom_names:
+            if name in NOT_IN_BULK:
+                continue
+            try:
+                model_field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if getattr(model_field, "unique", False):
+                continue
+        out[name] = f
+    return form, out
+
+
+class MassValueForm(forms.Form):
+    """The one value given to every selected record, checked as the record form checks it."""
+
+    def __init__(self, *args: Any, field: forms.Field, label: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(field, forms.BooleanField):  # a box cannot say "set to no" explicitly
+            value: forms.Field = forms.TypedChoiceField(
+                choices=[("1", _("Yes")), ("0", _("No"))], coerce=lambda v: v == "1")
+        else:
+            value = copy.deepcopy(field)
+        value.label = _("New value for “%(field)s”") % {"field": label}
+        if not value.required:
+            value.help_text = " ".join(str(t) for t in (value.help_text,
+                                                        _("Leave empty to clear the field."))
+                                       if t)
+        value.disabled = False
+        value.initial = None  # no model default offered as if it were the records' value
+        self.fields["value"] = value
+
+
+def _to_service(form: RecordForm, name: str, value: Any
+                ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(data, custom) for the update service, as the record form would send them."""
+    if name in form.custom_names:
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        return {}, {name.removeprefix(CUSTOM_PREFIX): value}
+    data = form.service_value(name, value)
+    if not data:  # a value the form only sends when changed (a deal's probability)
+        data = RecordForm.service_value(form, name, value)
+    return data, None
+
+
+def _value_errors(form: RecordForm, name: str, value: Any) -> list[str]:
+    """What the service would say of the value itself (identifiers, e-mail, phone)."""
+    if not isinstance(value, str) or not value or name in form.custom_names:
+        return []
+    return [str(m) for m in form.field_checks({name: value}).get(name, [])]
+
+
+@login_required
+@require_POST
+def mass_edit(request: HttpRequest, key: str) -> HttpResponse:
+    """Set one field to one value on the selected records, each through its own service
+    (access, ERP-owned fields, versions, audit): a refused record is skipped and said."""
+    spec = _spec(key)
+    update = _updater(key)
+    back = _back(request, key)
+    ids = _selected_ids(request)
+    form, fields = mass_fields(key, request.user)
+    if update is None or form is None or not fields:
+        messages.error(request, _("These records cannot be edited in bulk."))
+        return HttpResponseRedirect(back)
+    if not ids:
+        messages.error(request, _("Select the records to edit first."))
+        return HttpResponseRedirect(back)
+    if _too_many(request, ids):
+        return HttpResponseRedirect(back)
+    name = request.POST.get("field", "")
+    applying = request.POST.get("apply") == "1"
+    if name not in fields:
+        if applying:  # never another field than the one asked for
+            messages.error(request, _("This field cannot be changed in bulk."))
+            applying = False
+        name = "owner" if "owner" in fields else next(iter(fields))
+    label = form[name].label
+    value_form = MassValueForm(request.POST if applying else None, field=fields[name],
+                               label=label, prefix="mass")
+    if applying and value_form.is_valid():
+        value = value_form.cleaned_data["value"]
+        for message in _value_errors(form, name, value):
+            value_form.add_error("value", message)
+        if value_form.is_valid():
+            data, custom = _to_service(form, name, value)
+            action: policy.Action = "transfer" if name == "owner" else "change"
+
+            def write(obj: Any) -> None:
+                obj._expected_version = obj.version  # refused if changed since it was read
+                update(obj, user=request.user, data=data, custom=custom, source="ui")
+
+            outcome = _each(spec, request.user, ids, action, write)
+            outcome.report(request, ngettext(
+                "%(n)s record updated: %(field)s changed.",
+                "%(n)s records updated: %(field)s changed.",
+                outcome.done) % {"n": number(outcome.done), "field": label})
+            return HttpResponseRedirect(back)
+    context = {
+        "spec": spec, "title": ngettext("Edit %(n)s selected record", "Edit %(n)s selected records",
+                                        len(ids)) % {"n": number(len(ids))},
+        "ids": ids, "count": len(ids), "query": request.POST.get("query", "")[:2000],
+        "back": back, "field_choices": [(n, form[n].label) for n in fields],
+        "field": name, "value_form": value_form,
+        "custom_names": form.custom_names,
+    }
+    status = 422 if applying and not request.htmx else 200  # type: ignore[attr-defined]
+    return render(request, "web/lists/mass_edit.html", context, status=status)
+
+
+@login_required
+@require_POST
+def mass_delete(request: HttpRequest, key: str) -> HttpResponse:
+    """Delete the selected records after a confirmation, each through its delete service."""
+    spec = _spec(key)
+    delete = _deleter(key)
+    back = _back(request, key)
+    ids = _selected_ids(request)
+    if delete is None or not ids:
+        messages.error(request, _("Select the records to delete first."))
+        return HttpResponseRedirect(back)
+    if _too_many(request, ids):
+        return HttpResponseRedirect(back)
+    if request.POST.get("confirm") == "1":
+        outcome = _each(spec, request.user, ids, "delete",
+                        lambda obj: delete(obj, user=request.user, source="ui"))
+        outcome.report(request, ngettext("%(n)s record deleted.", "%(n)s records deleted.",
+                                         outcome.done) % {"n": number(outcome.done)})
+        return HttpResponseRedirect(back)
+    visible = spec.base_queryset(request.user).filter(pk__in=ids)
+    deletable = list(policy.restrict(visible, request.user, "delete")[:BULK_MAX])
+    context = {
+        "spec": spec, "title": ngettext("Delete %(n)s selected record",
+                                        "Delete %(n)s selected records",
+                                        len(ids)) % {"n": number(len(ids))},
+        "ids": ids, "count": len(ids),
+        "deletable": deletable[:20], "n_deletable": len(deletable),
+        "skipped": len(ids) - len(deletable),
+        "query": request.POST.get("query", "")[:2000], "back": back,
+    }
+    return render(request, "web/lists/mass_delete.html", context)
 
 
 # --- Saved views ---------------------------------------------------------------------------
@@ -537,6 +856,8 @@ urlpatterns = [
       for key, prefix in LIST_PATHS.items()],
     path("export/<str:key>/", export_view, name="list_export"),
     path("bulk/<str:key>/assign/", bulk_assign, name="list_bulk_assign"),
+    path("bulk/<str:key>/edit/", mass_edit, name="list_mass_edit"),
+    path("bulk/<str:key>/delete/", mass_delete, name="list_mass_delete"),
     path("views/<str:key>/save/", view_save, name="view_save"),
     path("views/<int:pk>/delete/", view_delete, name="view_delete"),
 ]
