@@ -340,6 +340,13 @@ class Lead(CustomFieldsModel):
 class Pipeline(models.Model):
     name = models.CharField(_("name"), max_length=100, unique=True)
     is_default = models.BooleanField(_("default"), default=False)
+    # Per pipeline, as sales cycles differ (a week is long for renewals, short for tenders).
+    idle_days = models.PositiveSmallIntegerField(
+        _("idle after (days)"), default=14,
+        validators=[MaxValueValidator(365)],
+        help_text=_("An open deal with no activity for this many days is flagged idle on the "
+                    "board; 0 turns the flag off."),
+    )
 
     class Meta:
         verbose_name = _("pipeline")

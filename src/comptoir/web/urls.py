@@ -12,6 +12,7 @@ from .views import (
     feeds,
     forms,
     home,
+    kanban,
     lists,
     quality,
     quality_audit,
@@ -19,7 +20,9 @@ from .views import (
     quality_promotion,
     quality_sirene,
     quotes,
+    record_edit,
     records,
+    recycle,
     search,
     settings,
     site,
@@ -29,7 +32,8 @@ app_name = "web"
 
 urlpatterns = [
     path("", include(module)) for module in (
-        auth, home, lists, board, quotes, forms, records, search, feeds, settings, quality,
-        quality_audit, quality_sirene, quality_promotion, quality_issues, site,
+        auth, home, lists, board, kanban, quotes, forms, records, search, feeds, settings,
+        quality, quality_audit, quality_sirene, quality_promotion, quality_issues, record_edit,
+        recycle, site,
     )
 ]

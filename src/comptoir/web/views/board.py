@@ -3,8 +3,13 @@ or a plain form (issue 4, item 4).
 
 Column figures come from one aggregate query grouped by stage and the cards from one ranked
 query (at most ``CARD_LIMIT`` per column), so a manager's board over many deals costs two
-queries, not one per deal. Moves go through ``crm.services.opportunity_update``: the server
-decides (stage probability, won/lost status, access) and answers with the re-drawn columns.
+queries, not one per deal. Each card's next activity and last activity are subqueries of that
+same ranked query (issue 14): the cards cost no query of their own. Moves go through
+``crm.services.opportunity_update``: the server decides (stage probability, won/lost status,
+access) and answers with the re-drawn columns.
+
+Whose deals: ``owner`` is ``me``, ``team``, ``all`` or one person's id. A rep opens the board
+on their own deals, everyone else on all they may see; the choice stays in the URL.
 """
 
 from __future__ import annotations
@@ -17,8 +22,19 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import path, reverse
@@ -28,7 +44,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from comptoir.access import policy
-from comptoir.access.models import Team, User
+from comptoir.access.models import Role, Team, User
+from comptoir.activities.models import Activity
 from comptoir.core.errors import DomainError
 from comptoir.crm.models import Opportunity, Pipeline, Stage
 from comptoir.crm.services import lost_reason_choices, opportunity_update
@@ -37,25 +54,38 @@ CARD_LIMIT = 20  # cards drawn per column; the rest are one click away in the li
 CENT = Decimal("0.01")
 
 
+OWNER_SCOPES = ("me", "team", "all")
+
+
 @dataclass
 class BoardFilters:
-    """What the board shows: one pipeline, optionally one owner or one team's members."""
+    """What the board shows: one pipeline; whose deals (``owner_raw``: me, team, all or a
+    person's id, resolved to ``owner_ids``; ``None`` is everything the user may see);
+    optionally one team's members; optionally idle deals only."""
 
     pipeline: Pipeline | None
-    owner_id: int | None = None
     team_id: int | None = None
     owner_raw: str = ""
     team_raw: str = ""
+    owner_ids: frozenset[int] | None = None
+    owner_default: str = ""
+    idle: bool = False
 
     def query(self) -> dict[str, str]:
         out = {}
         if self.pipeline is not None and not self.pipeline.is_default:
             out["pipeline"] = str(self.pipeline.pk)
-        if self.owner_raw:
+        if self.owner_raw and self.owner_raw != self.owner_default:
             out["owner"] = self.owner_raw
         if self.team_raw:
             out["team"] = self.team_raw
+        if self.idle:
+            out["idle"] = "1"
         return out
+
+    @property
+    def idle_days(self) -> int:
+        return int(getattr(self.pipeline, "idle_days", 0) or 0)
 
 
 @dataclass
@@ -90,29 +120,119 @@ def _pipelines() -> list[Pipeline]:
     return sorted(Pipeline.objects.all(), key=lambda p: (not p.is_default, p.name))
 
 
+def default_owner(user: Any) -> str:
+    """A rep works their own deals (Pipedrive's "my deals" home); managers, data managers,
+    admins and the other roles oversee, so they start on everything they may see."""
+    if getattr(user, "role", None) == Role.REP and not policy.sees_all(user):
+        return "me"
+    return "all"
+
+
+def team_member_ids(user: Any) -> frozenset[int]:
+    """"My team": the members of the teams the user belongs to or leads, and everyone below
+    them in the hierarchy (a manager's team is also the people reporting to them)."""
+    teams = Team.objects.filter(Q(members=user.pk) | Q(leader=user.pk)).values("pk")
+    ids = set(Team.members.through.objects.filter(team_id__in=teams)
+              .values_list("user_id", flat=True))
+    ids |= (policy.subordinate_ids(user.pk) if policy.sees_all(user)
+            else set(policy.users_in_scope(user)))
+    return frozenset(ids | {user.pk})
+
+
+def parse_owner(params: QueryDict, user: Any) -> tuple[str, str, frozenset[int] | None]:
+    """``(owner_raw, default, owner_ids)`` from the ``owner`` parameter: ``me``, ``team``,
+    ``all`` or a person's id; missing or unknown, the user's default."""
+    default = default_owner(user)
+    raw = params.get("owner", "").strip()
+    if raw not in OWNER_SCOPES and _int(raw) is None:
+        raw = default
+    if raw == "all":
+        return raw, default, None
+    if raw == "me":
+        return raw, default, frozenset({user.pk})
+    if raw == "team":
+        return raw, default, team_member_ids(user)
+    return raw, default, frozenset({_int(raw) or 0})
+
+
 def parse_filters(params: QueryDict, user: Any, pipelines: list[Pipeline] | None = None
                   ) -> BoardFilters:
     pipelines = _pipelines() if pipelines is None else pipelines
     wanted = _int(params.get("pipeline"))
     pipeline = next((p for p in pipelines if p.pk == wanted), pipelines[0] if pipelines else None)
-    owner_raw = params.get("owner", "").strip()
-    owner_id = user.pk if owner_raw == "me" else _int(owner_raw)
-    if owner_id is None:
-        owner_raw = ""
+    owner_raw, owner_default, owner_ids = parse_owner(params, user)
     team_id = _int(params.get("team"))
-    return BoardFilters(pipeline=pipeline, owner_id=owner_id, team_id=team_id,
-                        owner_raw=owner_raw, team_raw=str(team_id) if team_id else "")
+    return BoardFilters(pipeline=pipeline, team_id=team_id,
+                        owner_raw=owner_raw, team_raw=str(team_id) if team_id else "",
+                        owner_ids=owner_ids, owner_default=owner_default,
+                        idle=params.get("idle", "") in ("1", "on", "true"))
+
+
+def _last_touch() -> Coalesce:
+    """When the deal last saw activity: its latest activity's date (done, else held or
+    planned to start, else logged), or the deal's creation when it has none yet."""
+    latest = (Activity.objects.filter(opportunity=OuterRef("pk"))
+              .annotate(at=Coalesce("done_at", "start_at", "created_at"))
+              .order_by("-at").values("at")[:1])
+    return Coalesce(Subquery(latest), F("created_at"))
+
+
+def idle_cutoff(filters: BoardFilters) -> dt.datetime | None:
+    """Deals last touched at or before this are idle (``None``: the flag is off)."""
+    days = filters.idle_days
+    return timezone.now() - dt.timedelta(days=days) if days > 0 else None
 
 
 def deals_for(user: Any, filters: BoardFilters) -> QuerySet[Opportunity]:
-    """The deals of the board's pipeline this user may see, with the owner/team filter."""
+    """The deals of the board's pipeline this user may see, with the owner/team/idle filters."""
     qs = policy.restrict(Opportunity.objects.filter(pipeline=filters.pipeline), user)
-    if filters.owner_id is not None:
-        qs = qs.filter(owner_id=filters.owner_id)
+    if filters.owner_ids is not None:
+        qs = qs.filter(owner_id__in=filters.owner_ids)
     if filters.team_id is not None:
         qs = qs.filter(owner_id__in=Team.members.through.objects
                        .filter(team_id=filters.team_id).values("user_id"))
+    if filters.idle:
+        cutoff = idle_cutoff(filters)
+        if cutoff is None:
+            return qs.none()
+        qs = (qs.alias(last_touch=_last_touch())
+              .filter(status=Opportunity.Status.OPEN, last_touch__lte=cutoff))
     return qs
+
+
+def _with_activity(qs: QuerySet[Opportunity], user: Any) -> QuerySet[Opportunity]:
+    """Each deal's next activity (the earliest open one with a date, among those the user may
+    see) and last touch, as subqueries of the cards' own query."""
+    upcoming = (policy.restrict(Activity.objects.filter(opportunity=OuterRef("pk"), done=False),
+                                user)
+                .annotate(at=Coalesce("due_at", "start_at")).filter(at__isnull=False)
+                .order_by("at", "id"))
+    return qs.annotate(next_at=Subquery(upcoming.values("at")[:1]),
+                       next_kind=Subquery(upcoming.values("kind")[:1]),
+                       next_subject=Subquery(upcoming.values("subject")[:1]),
+                       touched_at=_last_touch())
+
+
+def decorate(deals: list[Opportunity], filters: BoardFilters) -> None:
+    """What a card shows beyond the deal's fields: owner initials, next activity, idle days."""
+    now = timezone.now()
+    today = timezone.localdate()
+    idle_days = filters.idle_days
+    kinds = dict(Activity.Kind.choices)
+    for deal in deals:
+        deal.owner_initials = initials(deal.owner)  # type: ignore[attr-defined]
+        next_at = getattr(deal, "next_at", None)
+        if next_at is not None:
+            deal.next_label = kinds.get(deal.next_kind, deal.next_kind)  # type: ignore[attr-defined]
+            deal.next_overdue = next_at < now  # type: ignore[attr-defined]
+            deal.next_format = ("j M" if timezone.localtime(next_at).year == today.year  # type: ignore[attr-defined]
+                                else "j M Y")
+        touched = getattr(deal, "touched_at", None)
+        deal.idle_for = None  # type: ignore[attr-defined]
+        if idle_days > 0 and touched is not None:
+            days = (now - touched).days
+            if days >= idle_days:
+                deal.idle_for = days  # type: ignore[attr-defined]
 
 
 def _month_start() -> dt.datetime:
@@ -160,7 +280,7 @@ def build_columns(user: Any, filters: BoardFilters, stages: list[Stage],
                         "owner__first_name", "owner__last_name")
                   .order_by("stage_id", "rank"))
         cards: dict[int, list[Opportunity]] = {}
-        for deal in ranked:
+        for deal in _with_activity(ranked, user):
             cards.setdefault(deal.stage_id, []).append(deal)
         for col in columns:
             col.cards = cards.get(col.stage.pk, [])
@@ -169,9 +289,9 @@ def build_columns(user: Any, filters: BoardFilters, stages: list[Stage],
         params: dict[str, Any] = {"stage": col.stage.pk}
         if not col.closed:
             params["status"] = Opportunity.Status.OPEN
-        if filters.owner_id is not None:
-            params["owner"] = filters.owner_id
-        col.more_url = f"{list_url}?{urlencode(params)}"
+        if filters.owner_ids is not None:
+            params["owner"] = sorted(filters.owner_ids)
+        col.more_url = f"{list_url}?{urlencode(params, doseq=True)}"
     return columns
 
 
@@ -226,8 +346,7 @@ def board(request: HttpRequest) -> HttpResponse:
     stages = _stages(filters.pipeline)
     columns = build_columns(user, filters, stages)
     for col in columns:
-        for deal in col.cards:
-            deal.owner_initials = initials(deal.owner)  # type: ignore[attr-defined]
+        decorate(col.cards, filters)
     context = {
         "title": _("Pipeline"), "pipelines": pipelines, "filters": filters, "stages": stages,
         "columns": columns, "owners": owner_choices(user), "teams": team_choices(user),
@@ -264,8 +383,7 @@ def _answer(request: HttpRequest, filters: BoardFilters, stage_ids: set[int], me
     stages = _stages(filters.pipeline)
     columns = build_columns(request.user, filters, stages, only=stage_ids)
     for col in columns:
-        for deal in col.cards:
-            deal.owner_initials = initials(deal.owner)  # type: ignore[attr-defined]
+        decorate(col.cards, filters)
     context = {"columns": columns, "stages": stages, "filters": filters, "message": message,
                "ok": ok, "board_url": _safe_next(request, _board_url(filters)),
                "focus": focus, "lost_reasons": lost_reason_choices(),
