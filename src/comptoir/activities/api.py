@@ -12,11 +12,14 @@ from .models import Activity
 
 router = Router()
 
+# ``remind_at``: when the owner is reminded in the app; left out on create, the default (15 min
+# before, 9:00 on the day for a date without a time); null for none. Moving ``due_at`` or
+# ``start_at`` moves it too.
 ACTIVITY_WRITE = ["kind", "subject", "body", "due_at", "start_at", "end_at", "done", "account",
-                  "contact", "opportunity", "case", "owner", "custom"]
+                  "contact", "opportunity", "case", "owner", "remind_at", "custom"]
 activities = Resource(
     model=Activity, object_type=ObjectType.ACTIVITY, path="activities", tag="activities",
-    out_fields=[*ACTIVITY_WRITE, "done_at", "created_at", "updated_at"],
+    out_fields=[*ACTIVITY_WRITE, "done_at", "reminded_at", "created_at", "updated_at"],
     write_fields=ACTIVITY_WRITE,
     filter_fields=["kind", "done", "account", "contact", "opportunity", "case", "owner",
                    "due_at", "start_at", "end_at", "created_at", "updated_at", "subject"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from comptoir.core.models import CustomFieldsModel
@@ -36,6 +37,11 @@ class Activity(CustomFieldsModel):
                              on_delete=models.CASCADE, related_name="activities")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True,
                               blank=True, on_delete=models.SET_NULL, related_name="activities")
+    # When the owner is reminded in the app (empty: no reminder). Set by the services from the
+    # activity's time (15 min before; 9:00 on the day for a task without a time) and moved
+    # with it; ``reminded_at`` is claimed by the worker's job, so each reminder goes out once.
+    remind_at = models.DateTimeField(_("reminder"), null=True, blank=True)
+    reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("activity")
@@ -44,6 +50,9 @@ class Activity(CustomFieldsModel):
             models.Index(fields=["owner", "done", "due_at"], name="activity_agenda"),
             models.Index(fields=["account", "start_at"], name="activity_account_time"),
             models.Index(fields=["created_at", "id"], name="activity_created_id"),
+            # the reminder job: WHERE remind_at <= now AND reminded_at IS NULL AND NOT done
+            models.Index(fields=["remind_at"], name="activity_reminder_due",
+                         condition=Q(reminded_at__isnull=True, done=False)),
         ]
 
     def __str__(self) -> str:

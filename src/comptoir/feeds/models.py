@@ -49,6 +49,7 @@ class Notification(models.Model):
         FOLLOWED_CHANGED = "followed_record_changed", _("A record you follow changed")
         ASSIGNED = "assigned_to_you", _("Assigned to you")
         CASE_ASSIGNED = "case_assigned", _("Case assigned to you")
+        REMINDER = "activity_reminder", _("Activity reminder")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="notifications")
@@ -62,6 +63,9 @@ class Notification(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
                               blank=True, related_name="+")
     source = models.CharField(max_length=40, blank=True, default="")
+    # What a reminder says besides its record: the activity's kind, time and account as they
+    # were when it went out ({"kind", "at", "account"}).
+    details = models.JSONField(_("details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 

@@ -19,32 +19,32 @@ class NavItem:
     url_name: str
     label: str | Promise
     prefixes: tuple[str, ...]  # url names (or their prefix before "_") that light it up
-    shortcut: str = ""
+    icon: str = ""  # a name known to web/partials/icon.html
 
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("home", _("Home"), ("home",)),
-    NavItem("account_list", _("Accounts"), ("account",)),
-    NavItem("contact_list", _("Contacts"), ("contact",)),
-    NavItem("lead_list", _("Leads"), ("lead",)),
-    NavItem("board", _("Deals"), ("board", "opportunity")),
-    NavItem("activity_list", _("Activities"), ("activity", "log")),
-    NavItem("case_list", _("Cases"), ("case",)),
-    NavItem("product_list", _("Catalogue"), ("product",)),
-    NavItem("document_list", _("Documents"), ("document", "quote")),
+    NavItem("home", _("Home"), ("home",), "home"),
+    NavItem("account_list", _("Accounts"), ("account",), "accounts"),
+    NavItem("contact_list", _("Contacts"), ("contact",), "contacts"),
+    NavItem("lead_list", _("Leads"), ("lead",), "leads"),
+    NavItem("board", _("Deals"), ("board", "opportunity"), "deals"),
+    NavItem("activity_list", _("Activities"), ("activity", "log"), "activities"),
+    NavItem("case_list", _("Cases"), ("case",), "cases"),
+    NavItem("product_list", _("Catalogue"), ("product",), "catalogue"),
+    NavItem("document_list", _("Documents"), ("document", "quote"), "documents"),
 )
-DATA_NAV = NavItem("sync", _("Sync"), ("sync",))
-QUALITY_NAV = NavItem("quality_duplicates", _("Data quality"), ("quality",))
-SETTINGS_NAV = NavItem("settings", _("Settings"), ("settings",))
+DATA_NAV = NavItem("sync", _("Sync"), ("sync",), "sync")
+QUALITY_NAV = NavItem("quality_duplicates", _("Data quality"), ("quality",), "quality")
+SETTINGS_NAV = NavItem("settings", _("Settings"), ("settings",), "settings")
 
-NEW_MENU: tuple[tuple[str, str | Promise], ...] = (
-    ("account_create", _("Account")),
-    ("contact_create", _("Contact")),
-    ("lead_create", _("Lead")),
-    ("opportunity_create", _("Deal")),
-    ("activity_create", _("Activity")),
-    ("case_create", _("Case")),
-    ("quote_create", _("Quote")),
+NEW_MENU: tuple[tuple[str, str | Promise, str], ...] = (
+    ("account_create", _("Account"), "accounts"),
+    ("contact_create", _("Contact"), "contacts"),
+    ("lead_create", _("Lead"), "leads"),
+    ("opportunity_create", _("Deal"), "deals"),
+    ("activity_create", _("Activity"), "activities"),
+    ("case_create", _("Case"), "cases"),
+    ("quote_create", _("Quote"), "documents"),
 )
 
 
@@ -63,11 +63,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.extend((DATA_NAV, QUALITY_NAV))
     if user.is_superuser or getattr(user, "role", "") == Role.ADMIN:
         items.append(SETTINGS_NAV)
-    nav = [{"url": reverse(f"web:{i.url_name}"), "label": i.label,
+    nav = [{"url": reverse(f"web:{i.url_name}"), "label": i.label, "icon": i.icon,
             "active": _active(i, url_name or "")} for i in items]
     return {
         "nav": nav,
-        "new_menu": [{"url": reverse(f"web:{name}"), "label": label} for name, label in NEW_MENU],
+        "new_menu": [{"url": reverse(f"web:{name}"), "label": label, "icon": icon}
+                     for name, label, icon in NEW_MENU],
         "unread_notifications": _unread(user),
     }
 

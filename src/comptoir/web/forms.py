@@ -24,6 +24,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, Q, QuerySet
 from django.forms.models import ModelChoiceField
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.formats import get_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
@@ -814,11 +815,27 @@ class OpportunityForm(RecordForm):
         return super().service_value(name, value)
 
 
+REMIND_NONE = "none"
+REMIND_KEEP = "keep"
+
+
+def reminder_choices() -> list[tuple[str, Any]]:
+    """When to be reminded of an activity, as offsets before its time (minutes)."""
+    return [(REMIND_NONE, _l("No reminder")), ("0", _l("At the time")),
+            ("15", _l("15 minutes before")), ("60", _l("1 hour before")),
+            ("1440", _l("1 day before"))]
+
+
 class ActivityForm(RecordForm):
     object_type = ObjectType.ACTIVITY
-    main = ("kind", "subject", "due_at", "done", "account", "contact", "opportunity", "case",
-            "owner")
+    main = ("kind", "subject", "due_at", "reminder", "done", "account", "contact",
+            "opportunity", "case", "owner")
     more = ("start_at", "end_at", "body")
+    aliases: ClassVar[dict[str, str]] = {"remind_at": "reminder", "remind_before": "reminder"}
+
+    reminder = forms.ChoiceField(
+        label=_l("Reminder"), required=False,
+        help_text=_l("In the app, to the owner. A date at 00:00 counts from 9:00."))
 
     account = PickerField("account", label=_l("Account"), required=False)
     contact = PickerField("contact", label=_l("Contact"), required=False, depends_on="account")
@@ -842,6 +859,47 @@ class ActivityForm(RecordForm):
             assert isinstance(field, forms.DateTimeField)
             field.input_formats = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
                                    *get_format("DATETIME_INPUT_FORMATS")]
+        self._init_reminder()
+
+    def _init_reminder(self) -> None:
+        """The reminder as an offset; an edit shows the current one (a moment set through
+        the API that is no offset on offer is kept as it is unless changed)."""
+        from comptoir.activities.services import DEFAULT_REMIND_BEFORE, remind_before_of
+
+        field = self.fields["reminder"]
+        assert isinstance(field, forms.ChoiceField)
+        choices = reminder_choices()
+        if self.creating:
+            self.initial.setdefault("reminder", str(DEFAULT_REMIND_BEFORE))
+        else:
+            minutes = remind_before_of(self.instance)
+            current = REMIND_NONE if minutes is None else str(minutes)
+            if current not in {value for value, _label in choices}:
+                at = self.instance.remind_at
+                label = _("As set: %(when)s") % {"when": formats.date_format(
+                    timezone.localtime(at), "SHORT_DATETIME_FORMAT")} if at else _("As set")
+                choices.append((REMIND_KEEP, label))
+                current = REMIND_KEEP
+            self.initial["reminder"] = current
+        field.choices = choices
+
+    def service_data(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The reminder goes to the service as ``remind_before`` (minutes or None), which
+        counts it from the activity's time; untouched on an edit, it follows the time."""
+        data, custom = super().service_data()
+        choice = self.cleaned_data.get("reminder") or ""
+        if self.creating and choice in ("", str(self._default_reminder())):
+            return data, custom  # the service's default (9:00 for a date without a time)
+        if choice == REMIND_KEEP or (not self.creating and "reminder" not in self.changed_data):
+            return data, custom
+        data["remind_before"] = None if choice == REMIND_NONE else int(choice)
+        return data, custom
+
+    @staticmethod
+    def _default_reminder() -> int:
+        from comptoir.activities.services import DEFAULT_REMIND_BEFORE
+
+        return DEFAULT_REMIND_BEFORE
 
 
 class CaseForm(RecordForm):

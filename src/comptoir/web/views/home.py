@@ -9,12 +9,14 @@ the visibility policy.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.db.models import Case as DjCase
 from django.db.models import (
     Count,
@@ -42,8 +44,10 @@ from django.utils.translation import gettext_lazy as _l
 from comptoir.access import policy
 from comptoir.access.models import Role
 from comptoir.activities.models import Activity
+from comptoir.activities.services import is_all_day
 from comptoir.crm.models import Account, Contact, Lead, Opportunity
 from comptoir.feeds import services as feeds
+from comptoir.feeds.reminders import reminders_send
 from comptoir.integration.models import QuarantinedRecord
 from comptoir.quality.models import DuplicatePair, PromotionRequest
 from comptoir.service.models import Case
@@ -103,6 +107,9 @@ def today_section(user: Any, today: dt.date) -> dict[str, Any]:
                    .order_by("-due_at", "-id")[:5]) if counts["overdue"] else []
     for item in overdue:
         item.overdue = True
+    for item in items:  # a task due on the day without a time (00:00) says so
+        item.all_day = item.start_at is None and item.due_at is not None \
+            and is_all_day(item.due_at)
     return {"items": items + overdue, "today": counts["today"], "overdue": counts["overdue"],
             "more": counts["today"] > len(items) or counts["overdue"] > len(overdue),
             "today_url": _list_url("activity_list", "owner=me&due=today"),
@@ -335,6 +342,8 @@ def profile_of(user: Any) -> str:
 def home(request: HttpRequest) -> HttpResponse:
     user = request.user
     catch_up()
+    with contextlib.suppress(DatabaseError):  # the worker sends them too; a page never fails
+        reminders_send(user=user)  # this user's reminders now, not at the worker's next round
     today = timezone.localdate()
     profile = profile_of(user)
     wanted = PROFILE_SECTIONS[profile]

@@ -50,6 +50,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name.replace('_', ' '):<22}{count:>12,}")
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded in {result.seconds:.1f} s."))
         self._quality_examples(accounts, options["seed"])
+        from comptoir.activities.services import activity_reminders_backfill
+
+        activity_reminders_backfill()  # rows loaded set-based get their default reminder
         self._build_search_index(accounts)
         self._analyze()
         self._print_logins(created=result.created_usernames)

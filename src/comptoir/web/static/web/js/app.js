@@ -105,4 +105,16 @@
     const bad = document.querySelector("main [aria-invalid='true']");
     if (bad) bad.focus();
   });
+
+  // Placeholders that would be cut on a narrow screen: the short one is in the HTML, the long
+  // one (data-placeholder-wide) replaces it where it fits.
+  const wide = window.matchMedia("(min-width: 900px)");
+  function placeholders() {
+    document.querySelectorAll("[data-placeholder-wide]").forEach(function (input) {
+      if (!input.dataset.placeholderShort) input.dataset.placeholderShort = input.placeholder;
+      input.placeholder = wide.matches ? input.dataset.placeholderWide : input.dataset.placeholderShort;
+    });
+  }
+  placeholders();
+  if (wide.addEventListener) wide.addEventListener("change", placeholders);
 })();
