@@ -220,9 +220,21 @@ def test_placeholders_are_kept(catalogue: list[Entry]) -> None:
         if not entry.msgid:
             continue
         expected = sorted(m.group(0) for m in placeholder.finditer(entry.msgid))
-        for text in entry.msgstr.values():
-            if sorted(m.group(0) for m in placeholder.finditer(text)) != expected:
+        if entry.msgid_plural is None:
+            for text in entry.msgstr.values():
+                if sorted(m.group(0) for m in placeholder.finditer(text)) != expected:
+                    wrong.append(f"{_where(entry)} -> {text!r}")
+            continue
+        # A plural form may leave out the number ("le dernier jour" for one day), never add
+        # a name the source does not give, and the "many" form keeps every one of them.
+        many = sorted(m.group(0) for m in placeholder.finditer(entry.msgid_plural))
+        known = set(expected) | set(many)
+        forms = [entry.msgstr[k] for k in sorted(entry.msgstr)]
+        for text in forms:
+            if not {m.group(0) for m in placeholder.finditer(text)} <= known:
                 wrong.append(f"{_where(entry)} -> {text!r}")
+        if forms and sorted(m.group(0) for m in placeholder.finditer(forms[-1])) != many:
+            wrong.append(f"{_where(entry)} -> {forms[-1]!r}")
     assert not wrong, "placeholders differ from the source:\n" + "\n".join(wrong)
 
 

@@ -118,3 +118,17 @@ def test_quarantine_shows_the_field_label(client_for, data_manager, connection):
     html = client_for(data_manager).get("/sync/").content.decode()
     assert ">Status</span> —" in html
     assert '<span class="mono">status</span>' not in html
+
+
+def test_merge_preview_shows_no_ids_booleans_or_raw_phone_numbers(client_for, personas, pair):
+    from comptoir.crm.models import Account
+
+    Account.objects.filter(pk=pair.left_id).update(phone="+33472000001", active=True)
+    html = _preview(client_for(personas.data_manager, language="fr"), pair)
+    assert f"#{pair.left_id}" not in html
+    assert f"#{pair.right_id}" not in html
+    assert ">True<" not in html
+    assert "> True" not in html
+    assert "+33472000001" not in html
+    assert "04 72 00 00 01" in html
+    assert "<td>Raison sociale</td>" in html  # labels start with a capital, as in forms

@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_GET, require_POST
@@ -217,6 +218,8 @@ def _display(value: Any) -> str:
     value = json_value(value)
     if value in (None, ""):
         return ""
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)
@@ -235,6 +238,9 @@ def _rule_label(model: type[Model], rule: str) -> str:
     if rule.startswith("follow:"):
         return _("as %(field)s") % {"field": _field_label(model, rule.split(":", 1)[1])}
     return str(RULE_LABELS.get(rule, rule))
+
+
+PHONE_FIELDS = {"phone", "mobile", "fax"}
 
 
 class ValueLabels:
@@ -258,6 +264,8 @@ class ValueLabels:
             return str(obj) if obj is not None else f"#{value}"
         if found.choices:
             return str(dict(found.flatchoices).get(value, value))
+        if attname in PHONE_FIELDS:
+            return phone(value)
         return _display(value)
 
 
@@ -330,7 +338,7 @@ def pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for p in plan.fields.values():
             values = dict(p.options)
             rows.append({
-                "field": p.field, "label": _field_label(model, p.field),
+                "field": p.field, "label": capfirst(_field_label(model, p.field)),
                 "left": shown(p.field, getattr(records[ids[0]], p.field, values.get(ids[0]))),
                 "right": shown(p.field, getattr(records[ids[1]], p.field, values.get(ids[1]))),
                 "value": shown(p.field, p.value), "source": p.source_id,
