@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
-from django.utils.dateformat import format as date_format
+from django.utils.formats import date_format
 
 from comptoir.activities.models import Activity
 from comptoir.crm.models import Opportunity, Pipeline, Stage
@@ -44,9 +44,13 @@ def ago(days: int) -> dt.datetime:
     return timezone.now() - dt.timedelta(days=days)
 
 
-def short(when: dt.datetime) -> str:
-    with translation.override("en"):
-        return date_format(timezone.localtime(when), "j M")
+def short(when: dt.datetime, language: str = "en") -> str:
+    """Day and month in the language's words ("January 6", "6 janvier"), the year if not
+    this one."""
+    local = timezone.localtime(when)
+    name = "MONTH_DAY_FORMAT" if local.year == timezone.localdate().year else "DATE_FORMAT"
+    with translation.override(language):
+        return date_format(local, name)
 
 
 @pytest.fixture
@@ -124,6 +128,8 @@ def test_each_card_shows_its_next_activity(client_for: Any, world: Any) -> None:
     assert "Overdue" in facts
     assert 'class="deal-next is-overdue"' in facts
     assert 'title="Send the price list"' in facts
+    french = card(client_for(owner, language="fr").get(BOARD).content.decode(), deal.name)
+    assert short(late.due_at, "fr") in french  # "5 décembre", not "5 Dec"
     # a deal with nothing planned says so
     factories.opportunity(by=owner, account=world.mine.account, name="Quiet deal")
     html = client_for(owner).get(BOARD).content.decode()

@@ -4,6 +4,7 @@ promotion without an ERP, untranslated messages."""
 from __future__ import annotations
 
 import datetime as dt
+from html import unescape
 from typing import Any
 
 import pytest
@@ -228,3 +229,11 @@ def test_email_errors_are_translated() -> None:
 def test_a_quarantine_reason_names_its_single_field_once() -> None:
     assert _reason({"legal_name": '"Name" is empty'}) == '"Name" is empty'
     assert _reason({"a": "x", "b": "y"}) == "a: x; b: y"
+
+
+def test_history_says_just_now_in_words(client_for: Any, owner: Any) -> None:
+    account = f.account(by=owner, legal_name="Tout Juste SARL")
+    html = unescape(client_for(owner, language="fr").get(
+        reverse("web:account_detail", args=[account.pk])).content.decode())
+    assert "à l'instant" in html
+    assert "0 minute" not in html

@@ -225,8 +225,10 @@ def decorate(deals: list[Opportunity], filters: BoardFilters) -> None:
         if next_at is not None:
             deal.next_label = kinds.get(deal.next_kind, deal.next_kind)  # type: ignore[attr-defined]
             deal.next_overdue = next_at < now  # type: ignore[attr-defined]
-            deal.next_format = ("j M" if timezone.localtime(next_at).year == today.year  # type: ignore[attr-defined]
-                                else "j M Y")
+            # the language's own day-and-month ("6 janvier", "January 6"), the year if not this one
+            deal.next_format = ("MONTH_DAY_FORMAT"  # type: ignore[attr-defined]
+                                if timezone.localtime(next_at).year == today.year
+                                else "DATE_FORMAT")
         touched = getattr(deal, "touched_at", None)
         deal.idle_for = None  # type: ignore[attr-defined]
         if idle_days > 0 and touched is not None:
