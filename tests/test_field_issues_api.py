@@ -82,7 +82,7 @@ def test_cursor_pagination(api: Any, personas: Any, issues: dict[str, Any]) -> N
 
 
 @pytest.mark.parametrize(("name", "value"), [
-    ("status", "gone"), ("object_type", "lead"), ("object_type", "x\x00y"),
+    ("status", "gone"), ("object_type", "campaign"), ("object_type", "x\x00y"),
     ("object_id", "abc"), ("object_id", "0"), ("object_id", str(2**70)),
     ("limit", "0"), ("cursor", "not a cursor!"), ("connection", "x" * 61),
 ])

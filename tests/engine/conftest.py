@@ -35,6 +35,21 @@ TARGETS: dict[str, set[str]] = {
         "amount_due", "notes"},
     "salesdocument.lines": {"position", "product_external_id", "description", "quantity",
                             "unit_price", "discount_percent", "tax_rate"},
+    "lead": {
+        "company_name", "siren", "civility", "first_name", "last_name", "job_title", "email",
+        "phone", "website", "street", "postcode", "city", "country", "source", "status",
+        "score", "description", "owner_username"},
+    "opportunity": {
+        "name", "account_external_id", "contact_external_id", "pipeline", "stage", "amount",
+        "currency", "probability", "expected_close_date", "lost_reason", "description",
+        "owner_username"},
+    "activity": {
+        "kind", "subject", "body", "due_at", "start_at", "end_at", "done",
+        "account_external_id", "contact_external_id", "opportunity_external_id",
+        "case_external_id", "owner_username"},
+    "case": {
+        "number", "account_external_id", "contact_external_id", "kind", "subject",
+        "description", "status", "priority", "owner_username"},
 }
 
 

@@ -498,7 +498,8 @@ first_name = { source = "Prénom", required = "yes" }
         "streams.customers.fields.email: give exactly one of source, const, concat, coalesce",
         "streams.customers.fields.website: expected a source field name or a table, not 3",
         "streams.items.target: unknown target 'produit' (did you mean 'product'?) "
-        "(known: account, contact, pricelist, pricelistitem, product, salesdocument)",
+        "(known: account, activity, case, contact, lead, opportunity, pricelist, "
+        "pricelistitem, product, salesdocument)",
         "streams.items.fields: missing or empty (CRM field = source field)",
         "streams.people.fields.last_name.map: expected a non-empty table of source → CRM values",
         "streams.people.fields.first_name.required: expected true or false",
@@ -522,8 +523,8 @@ def test_toml_syntax_error_gives_line_and_column(targets: dict[str, set[str]]) -
     ('system = "erp"', "streams: no stream mapped (add a [streams.NAME] table)"),
     ('system = "erp"\nstreams = 3', "streams: no stream mapped (add a [streams.NAME] table)"),
     ('system = "erp"\n[streams.a]\n[streams.a.fields]\nname = "x"',
-     "streams.a.target: missing (one of: account, contact, pricelist, pricelistitem, product, "
-     "salesdocument)"),
+     "streams.a.target: missing (one of: account, activity, case, contact, lead, opportunity, "
+     "pricelist, pricelistitem, product, salesdocument)"),
     ('system = "erp"\n[streams.a]\ntarget = "product"\nkey = 3\n[streams.a.fields]\nname = "x"',
      "streams.a.key: expected a source field name or { source = …, transforms = […] } / "
      "{ coalesce = […] }"),

@@ -3,11 +3,13 @@
 from ninja import Router
 
 from comptoir.api.adapters import creator, deleter, updater
+from comptoir.api.bulk import register_bulk
 from comptoir.api.crud import Resource, register, register_nested
 from comptoir.core.models import ObjectType
-from comptoir.crm.api import accounts, contacts, opportunities
+from comptoir.crm.api import OWNER_USERNAME, accounts, contacts, opportunities
 
 from . import services
+from .bulk import ACTIVITY_BULK
 from .models import Activity
 
 router = Router()
@@ -33,3 +35,10 @@ register(router, activities)
 register_nested(router, accounts, activities, "account_id", "activities")
 register_nested(router, contacts, activities, "contact_id", "activities")
 register_nested(router, opportunities, activities, "opportunity_id", "activities")
+register_bulk(router, activities, ACTIVITY_BULK, {
+    "account_external_id": (str | None, None),
+    "contact_external_id": (str | None, None),
+    "opportunity_external_id": (str | None, None),
+    "case_external_id": (str | None, None),
+    "owner_username": OWNER_USERNAME,
+})

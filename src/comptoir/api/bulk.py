@@ -93,13 +93,15 @@ def register_bulk(router: Router, res: Resource, spec: BulkSpec,
         """Create, update or leave unchanged each record by (system, external_id).
 
         Records sent again unchanged are recognised by their content and not rewritten. Each
-        record gets its own result; an invalid one does not stop the others. Reserved to data
-        managers and administrators (integration accounts). Accounts, contacts and leads:
+        record gets its own result; an invalid one does not stop the others. Accounts,
+        contacts, products, price lists and documents: reserved to data managers and
+        administrators (integration accounts); leads, deals, activities and cases: anyone, each
+        record under the single-record API's rights. Accounts, contacts and leads:
         ``match=sure`` (default) links a new external id to the existing record it surely
         duplicates (result ``matched``), ``match=off`` always creates; ``profile=lead|crm|erp``
         refuses records with gaps.
         """
-        if not policy.sees_all(request.user):
+        if not spec.per_record_rights and not policy.sees_all(request.user):
             raise Forbidden(_("Bulk loading is reserved to data managers and administrators."))
         limit = settings.COMPTOIR_BULK_MAX_RECORDS
         if len(payload.records) > limit:

@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import connection, models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .models import AuditEntry, ExternalRef, OutboxEvent
@@ -58,6 +60,9 @@ class MatchCandidate(Protocol):
 # records (cleaned, foreign keys resolved) -> their sure candidates each, best first
 Matcher = Callable[[list[dict[str, Any]]], Sequence[Sequence[MatchCandidate]]]
 Checker = Callable[[dict[str, Any]], Errors]
+# (user, [(record, its local id, its current row)]) -> errors by position; see BulkSpec.finish
+Finisher = Callable[[Any, list[tuple[dict[str, Any], int | None, dict[str, Any] | None]]],
+                    dict[int, Errors]]
 MATCH_MARGIN = 10.0  # a candidate this many points ahead of the next one is clearly the one
 
 
@@ -108,6 +113,26 @@ class BulkSpec:
     # the lists of rows a record owns, each under its own key (each compared, replaced and
     # audited on its own)
     children: tuple[ChildRows, ...] = ()
+    # Spellings turned into stored values before anything else reads a new or changed record
+    # (a status by its French or English label); no database access.
+    coerce: Cleaner | None = None
+    # Keys a record may carry beside ``fields``, resolved and removed by ``finish`` (a deal's
+    # stage by name, the owner by username).
+    inputs: tuple[str, ...] = ()
+    # The domain's cross-field rules and rights, the service's own, for the records about to
+    # be written: new ones (local id and current row None) once their defaults are in, changed
+    # ones beside their current row (``fields`` sent, ``read_fields`` and ``derived_fields``).
+    # It completes the records in place (defaults, derived values) and returns the errors by
+    # position; a record with errors is not written.
+    finish: Finisher | None = None
+    # ``finish`` checks each record against the single-record rights, so anyone may bulk-load
+    # (a rep their own leads); without it, bulk loading is for data managers and admins.
+    per_record_rights: bool = False
+    read_fields: list[str] = field(default_factory=list)
+    defaulted: frozenset[str] = frozenset()  # required columns ``finish`` fills when not sent
+    # (record, new id) pairs once inserted, completed in place before their audit (a number
+    # made of the id)
+    after_create: Callable[[list[tuple[dict[str, Any], int]]], None] | None = None
 
 
 @dataclass
@@ -119,6 +144,53 @@ class BulkResult:
     errors: Errors = field(default_factory=dict)
     # linked to an existing record by duplicate detection: {"id", "score", "keys"}
     matched: dict[str, Any] | None = None
+
+
+def folded(text: str) -> str:
+    """Case, accents and surrounding spaces aside: "Qualifié " and "qualifie" are one."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def choice_coercer(model: type[models.Model], names: Sequence[str]) -> Cleaner:
+    """A ``BulkSpec.coerce`` taking each choice field of ``names`` by its stored value or by
+    its label in any of the site's languages ("Qualifié", "Qualified", "qualified"), so a file
+    from another CRM names its picklist values as people read them. An unknown value is an
+    error of its field listing the accepted values; an empty one is left to the field's rules.
+    """
+    fields = {f.attname: f for f in model._meta.concrete_fields
+              if f.attname in names and f.choices}
+    known: dict[str, dict[str, str]] = {}
+
+    def table(name: str) -> dict[str, str]:
+        if name not in known:
+            spellings: dict[str, str] = {}
+            for code, _label in fields[name].flatchoices:
+                spellings[folded(str(code))] = str(code)
+            for language, _name in settings.LANGUAGES:
+                with translation.override(language):
+                    for code, label in fields[name].flatchoices:
+                        spellings.setdefault(folded(str(label)), str(code))
+            known[name] = spellings
+        return known[name]
+
+    def coerce(record: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
+        errors: Errors = {}
+        for name in fields:
+            value = record.get(name)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            code = table(name).get(folded(value))
+            if code is None:
+                errors[name.removesuffix("_id")] = [
+                    _("Unknown value “%(value)s”: choose one of %(choices)s.")
+                    % {"value": value, "choices": ", ".join(
+                        str(c) for c, _l in fields[name].flatchoices)}]
+            else:
+                record[name] = code
+        return record, errors
+
+    return coerce
 
 
 def content_hash(record: Mapping[str, Any]) -> str:
@@ -405,7 +477,7 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
 
     hashes = {i: digest for i, _e, _r, digest in incoming}
     refs = _load_refs(system, spec.object_type, [ext for _i, ext, _r, _h in incoming])
-    required = _required_fields(spec.model, spec.fields)
+    required = [f for f in _required_fields(spec.model, spec.fields) if f not in spec.defaulted]
     custom_defs = custom_field_definitions(spec.object_type) if "custom" in spec.fields else {}
     new: list[tuple[int, dict[str, Any]]] = []
     changed: list[tuple[int, dict[str, Any]]] = []
@@ -416,6 +488,11 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
         if ref is not None and ref[2] == digest:
             results[i].status, results[i].id = "unchanged", ref[1]
             continue
+        if spec.coerce is not None:
+            record, errors = spec.coerce(record)
+            if errors:
+                results[i].errors = errors
+                continue
         if parse is not None:
             record, errors = parse(record)
             if errors:
@@ -491,6 +568,13 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             for _i, r in new:
                 r.update(spec.derived(r))
         attnames, columns, defaults = _insert_columns(spec.model)
+        if spec.finish is not None:
+            problems = spec.finish(user, [(r, None, None) for _i, r in new])
+            for position, errors in problems.items():
+                if errors:
+                    i = new[position][0]
+                    results[i].status, results[i].errors = "error", errors
+            new = [(i, r) for i, r in new if not results[i].errors]
         if check is not None:
             new = [(i, r) for i, r in new if not _refused(check, {**defaults, **r}, results[i])]
         rows = []
@@ -498,6 +582,8 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
             values = {**defaults, **r, "created_at": now, "updated_at": now}
             rows.append([values.get(a) for a in attnames])
         ids = insert_returning(spec.model, columns, rows)
+        if spec.after_create is not None:
+            spec.after_create([(r, obj_id) for (_i, r), obj_id in zip(new, ids, strict=True)])
         ref_rows = []
         new_kids: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {}
                                                                 for c in spec.children}
@@ -520,7 +606,8 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
     # --- changed rows ----------------------------------------------------------------------
     if changed:
         current: dict[int, dict[str, Any]] = {}
-        names = sorted({k for _i, r in changed for k in r} | set(spec.derived_fields)
+        names = sorted(({k for _i, r in changed for k in r} - set(spec.inputs))
+                       | set(spec.derived_fields) | set(spec.read_fields)
                        | (set(spec.fields) if check is not None else set()))
         # Locked until the batch commits (PostgreSQL; SQLite's write lock is already held), in
         # id order so two batches never deadlock: a concurrent edit is merged, not overwritten.
@@ -541,15 +628,25 @@ def bulk_upsert(spec: BulkSpec, *, system: str, records: Sequence[Mapping[str, A
                                          if sent_rows else {})
         replaced: dict[str, dict[int, list[dict[str, Any]]]] = {c.key: {}
                                                                for c in spec.children}
+        refused: dict[int, Errors] = {}
+        if spec.finish is not None:
+            present = [(i, r) for i, r in changed if own[i] in current]
+            problems = spec.finish(user, [(r, own[i], dict(current[own[i]]))
+                                          for i, r in present])
+            refused = {present[p][0]: e for p, e in problems.items() if e}
         for i, r in changed:
             obj_id = own[i]
             before = current.get(obj_id)
             results[i].id = obj_id
-            if i not in matched:
+            if i not in matched and i not in refused:  # refused: checked again when re-sent
                 hash_updates.append([hashes[i], now, refs[results[i].external_id][0]])
             if before is None:  # deleted locally since: recreate is the sync's call, not ours
                 results[i].status = "error"
                 results[i].errors = {"external_id": [_("The linked record no longer exists.")]}
+                results[i].matched = None
+                continue
+            if i in refused:
+                results[i].status, results[i].errors = "error", refused[i]
                 results[i].matched = None
                 continue
             if "custom" in r:

@@ -13,7 +13,7 @@ from comptoir.api.crud import ERRORS, Resource, register, register_nested
 from comptoir.core.models import ObjectType
 
 from . import services
-from .bulk import ACCOUNT_BULK, CONTACT_BULK
+from .bulk import ACCOUNT_BULK, CONTACT_BULK, LEAD_BULK, OPPORTUNITY_BULK
 from .models import Account, Contact, Lead, Opportunity, Pipeline, Stage
 
 router = Router()
@@ -249,6 +249,22 @@ register_bulk(router, accounts, ACCOUNT_BULK, {
 })
 register_bulk(router, contacts, CONTACT_BULK,
               {"account_external_id": (str | None, None)})
+
+# Leads, deals, activities and cases: their bulk routes apply the single-record rules record by
+# record (the right to change each one, the owners one may assign, the parents one sees), so a
+# rep may load their own. Picklists (status, source…) take the value or its label.
+OWNER_USERNAME = (str | None, Field(None, max_length=254,
+                                    description="The owner by username or e-mail"))
+register_bulk(router, leads, LEAD_BULK, {"owner_username": OWNER_USERNAME})
+register_bulk(router, opportunities, OPPORTUNITY_BULK, {
+    "account_external_id": (str | None, None),
+    "contact_external_id": (str | None, None),
+    "pipeline": (str | None, Field(None, max_length=100,
+                                   description="The pipeline by name (else the default one)")),
+    "stage": (str | None, Field(None, max_length=100,
+                                description="The stage by name, within the deal's pipeline")),
+    "owner_username": OWNER_USERNAME,
+})
 
 
 class TerritoryRunOut(Schema):

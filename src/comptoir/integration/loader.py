@@ -21,10 +21,11 @@ from django.db import models, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from comptoir.activities.bulk import ACTIVITY_BULK
 from comptoir.core.bulk import BulkSpec, bulk_upsert, content_hash
 from comptoir.core.models import AuditEntry, ExternalRef, OutboxEvent
 from comptoir.core.services import json_value
-from comptoir.crm.bulk import ACCOUNT_BULK, CONTACT_BULK
+from comptoir.crm.bulk import ACCOUNT_BULK, CONTACT_BULK, LEAD_BULK, OPPORTUNITY_BULK
 from comptoir.quality.dedupe import OBJECT_TYPES, batch_candidates
 from comptoir.quality.profiles import bulk_check
 from comptoir.sales.bulk import (
@@ -33,6 +34,7 @@ from comptoir.sales.bulk import (
     PRODUCT_BULK,
     SALES_DOCUMENT_BULK,
 )
+from comptoir.service.bulk import CASE_BULK
 
 from .engine.core import Batch, Record
 from .engine.errors import PermanentError
@@ -41,7 +43,7 @@ from .models import Connection, FieldIssue, QuarantinedRecord, StreamState, Sync
 
 SPECS: dict[str, BulkSpec] = {spec.object_type: spec for spec in (
     ACCOUNT_BULK, CONTACT_BULK, PRODUCT_BULK, PRICE_LIST_BULK, PRICE_LIST_ITEM_BULK,
-    SALES_DOCUMENT_BULK)}
+    SALES_DOCUMENT_BULK, LEAD_BULK, OPPORTUNITY_BULK, ACTIVITY_BULK, CASE_BULK)}
 
 
 def target_fields() -> dict[str, set[str]]:
@@ -52,6 +54,7 @@ def target_fields() -> dict[str, set[str]]:
     for name, spec in SPECS.items():
         names = {f for f in spec.fields if f != "custom"}
         names |= {a.removesuffix("_id") + "_external_id" for a in spec.external_fks}
+        names |= set(spec.inputs)  # a deal's stage by name, the owner by username
         out[name] = names
         for children in spec.children:
             rows = set(children.fields) - children.computed

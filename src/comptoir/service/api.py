@@ -1,13 +1,15 @@
 """REST routes for support cases."""
 
-from ninja import Router
+from ninja import Field, Router
 
 from comptoir.api.adapters import creator, deleter, updater
+from comptoir.api.bulk import register_bulk
 from comptoir.api.crud import Resource, register, register_nested
 from comptoir.core.models import ObjectType
-from comptoir.crm.api import accounts
+from comptoir.crm.api import OWNER_USERNAME, accounts
 
 from . import services
+from .bulk import CASE_BULK
 from .models import Case
 
 router = Router()
@@ -28,3 +30,11 @@ cases = Resource(
 )
 register(router, cases)
 register_nested(router, accounts, cases, "account_id", "cases")
+register_bulk(router, cases, CASE_BULK, {
+    "number": (str | None, Field(None, max_length=20,
+                                 description="The case's number in the other system (else "
+                                             "its own, CAS-000123)")),
+    "account_external_id": (str | None, None),
+    "contact_external_id": (str | None, None),
+    "owner_username": OWNER_USERNAME,
+})
