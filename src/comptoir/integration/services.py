@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -12,12 +13,14 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from comptoir.core.errors import Conflict, Forbidden, TooLarge, ValidationFailed
 from comptoir.core.sql import sqlite_bulk_mode
@@ -86,6 +89,391 @@ def connection_validate(c: Connection) -> None:
         errors["mapping"] = list(getattr(exc, "problems", None) or [exc.message])
     if errors:
         raise ValidationFailed(_("The connection is not valid."), fields=errors)
+
+
+# --- Connections set up from the web: create, update, test, preview -----------------------
+
+# What the web and the API may change on an existing connection (its name and connector are
+# fixed once created: runs, cursors and external references hang on them).
+CONNECTION_EDITABLE = ("label", "direction", "parameters", "mapping", "owned_fields",
+                       "schedule_minutes", "batch_size", "enabled")
+
+admin_log = logging.getLogger("comptoir.admin")
+
+
+def _require_integrator(user: Any) -> None:
+    from comptoir.access import policy
+
+    if not policy.sees_all(user):
+        raise Forbidden(_("Integration is reserved to data managers and administrators."))
+
+
+def _kept_secrets(current: dict[str, Any], given: Any) -> dict[str, Any]:
+    """Secrets are write-only: an empty value keeps the stored one, a value replaces it."""
+    out = dict(current)
+    for key, value in dict(given or {}).items():
+        if value not in (None, ""):
+            out[str(key)] = value
+    return out
+
+
+@transaction.atomic
+def connection_create(*, user: Any, data: dict[str, Any]) -> Connection:
+    """A new connection, validated whole (connector, parameters, mapping) before it is saved;
+    logged with who made it, never with a secret."""
+    _require_integrator(user)
+    name = str(data.get("name") or "").strip()
+    if Connection.objects.filter(name=name).exists():
+        raise ValidationFailed(_("This name is taken."), fields={"name": [
+            _("Another connection already has this name.")]})
+    c = Connection(name=name, connector=str(data.get("connector") or ""))
+    for key in CONNECTION_EDITABLE:
+        if key in data:
+            setattr(c, key, data[key])
+    c.secrets = _kept_secrets({}, data.get("secrets"))
+    if data.get("push_secret"):
+        c.push_secret = str(data["push_secret"])
+    connection_validate(c)
+    c.save()
+    admin_log.info("%s created connection %s (%s; secrets set: %s)",
+                   getattr(user, "username", "?"), c.name, c.connector,
+                   ", ".join(sorted(c.secrets)) or "none")
+    return c
+
+
+@transaction.atomic
+def connection_update(*, user: Any, connection: Connection, data: dict[str, Any]
+                      ) -> Connection:
+    """Change a connection; secrets left empty are kept. The log names what changed (for a
+    secret, only that it was replaced)."""
+    _require_integrator(user)
+    c = Connection.objects.select_for_update().get(pk=connection.pk)
+    changed: list[str] = []
+    for key in CONNECTION_EDITABLE:
+        if key in data and data[key] != getattr(c, key):
+            setattr(c, key, data[key])
+            changed.append(key)
+    secrets = _kept_secrets(c.secrets, data.get("secrets"))
+    changed += [f"secret {k}" for k in sorted(secrets) if secrets[k] != c.secrets.get(k)]
+    c.secrets = secrets
+    if data.get("push_secret") and data["push_secret"] != c.push_secret:
+        c.push_secret = str(data["push_secret"])
+        changed.append("push signing key")
+    connection_validate(c)
+    c.save()
+    admin_log.info("%s updated connection %s: %s", getattr(user, "username", "?"), c.name,
+                   ", ".join(changed) or "nothing changed")
+    return c
+
+
+@dataclass
+class ConnectionCheck:
+    """What "Test connection" found: ``ok``, one sentence for the user (translated, never a
+    traceback), further facts in ``notes``, and what kind of problem it was (``unreachable``,
+    ``credentials``, ``database``, ``module``, ``path``, ``url``, ``mapping``, ``config``)."""
+
+    ok: bool
+    message: str
+    notes: list[str] = field(default_factory=list)
+    problem: str = ""
+
+
+# Tryton models of the streams the ``tryton`` connector offers, and the module providing each:
+# a model Tryton does not know means its module is not activated there.
+TRYTON_STREAM_MODELS = {"parties": ("party.party", "party"),
+                        "contacts": ("party.contact_mechanism", "party"),
+                        "products": ("product.product", "product"),
+                        "price_lists": ("product.template", "product"),
+                        "sales": ("sale.sale", "sale"),
+                        "invoices": ("account.invoice", "account_invoice")}
+
+
+def _number(n: int) -> str:
+    from django.utils.formats import number_format
+
+    return number_format(n, 0, use_l10n=True, force_grouping=True)
+
+
+def _between(text: str, start: str = "(", end: str = ")") -> str:
+    """The last parenthesised part of an engine message (e.g. the OS's reason)."""
+    _head, sep, tail = text.rpartition(start)
+    return tail.rsplit(end, 1)[0] if sep else text
+
+
+def _explain(connection: Connection, exc: SyncError) -> ConnectionCheck:
+    """An engine error told in the user's words: what failed and what to check."""
+    text = exc.message
+    low = text.lower()
+    params = connection.parameters
+    if "environment variable" in low:
+        name = text.split("variable ", 1)[-1].split(" ", 1)[0]
+        return ConnectionCheck(False, _("The environment variable %(name)s, which should hold "
+                                        "a secret, is not set on the server.")
+                               % {"name": name}, problem="config")
+    if connection.connector == "tryton":
+        url = params.get("url", "")
+        if "url must be" in low:
+            return ConnectionCheck(False, _("The server URL must look like "
+                                            "http://erp.example.com:8000."), problem="url")
+        if "too many attempts" in low:
+            return ConnectionCheck(False, _("Tryton refuses more logins for now (too many "
+                                            "attempts): wait a few minutes and try again."),
+                                   problem="credentials")
+        if "unreachable" in low:
+            return ConnectionCheck(False, _("Tryton cannot be reached at %(url)s (%(reason)s). "
+                                            "Check the address and the port, and that the "
+                                            "server is running.")
+                                   % {"url": url, "reason": _between(text)},
+                                   problem="unreachable")
+        if "no database" in low:
+            return ConnectionCheck(False, _("Tryton at %(url)s has no database named "
+                                            "“%(database)s” (or this is not a Tryton server).")
+                                   % {"url": url, "database": params.get("database", "")},
+                                   problem="database")
+        if "refused the login" in low or "refused the session" in low:
+            return ConnectionCheck(False, _("Tryton refused the user name or password of "
+                                            "“%(user)s” (or this user is inactive).")
+                                   % {"user": params.get("username", "")},
+                                   problem="credentials")
+    if connection.connector == "files" and "no such file or folder" in low:
+        return ConnectionCheck(False, _("The file or folder %(path)s does not exist on the "
+                                        "server running Comptoir.")
+                               % {"path": text.split(": no such file", 1)[0]}, problem="path")
+    if connection.connector in ("sql", "tryton-sql"):
+        if "sqlite database" in low and "no such file" in low:
+            path = text.removeprefix("SQLite database ").split(": no such file", 1)[0]
+            return ConnectionCheck(False, _("The SQLite database %(path)s does not exist.")
+                                   % {"path": path}, problem="path")
+        if any(s in low for s in ("url scheme", "sqlite url", "must be absolute",
+                                  "url is malformed")):
+            return ConnectionCheck(False, _("The database URL is not valid: write "
+                                            "sqlite:///absolute/path.db or "
+                                            "postgresql://user:password@host:port/database."),
+                                   problem="url")
+        if any(s in low for s in ("password authentication failed", "no password supplied",
+                                  "authentication")):
+            return ConnectionCheck(False, _("The database server refused the user name or "
+                                            "password."), problem="credentials")
+        if "cannot connect" in low and "does not exist" in low:
+            return ConnectionCheck(False, _("The database server has no such database: "
+                                            "%(reason)s") % {"reason": text.split(": ")[-1]},
+                                   problem="database")
+        if "cannot connect" in low:
+            return ConnectionCheck(False, _("The database server cannot be reached: "
+                                            "%(reason)s") % {"reason": text.split(": ")[-1]},
+                                   problem="unreachable")
+    return ConnectionCheck(False, _("The test failed: %(reason)s") % {"reason": text},
+                           problem="config")
+
+
+def connection_test(connection: Connection) -> ConnectionCheck:
+    """Connect to the other system and read one record, without writing anything: the
+    answer says what works, or exactly what failed, in words (never raises)."""
+    try:
+        mapping = connection_mapping(connection)
+    except SyncError as exc:
+        problems = getattr(exc, "problems", None) or [exc.message]
+        return ConnectionCheck(False, _("The mapping is not valid: fix it before testing."),
+                               notes=list(problems), problem="mapping")
+    if connection.connector == "push":
+        return ConnectionCheck(
+            True, _("A push connection has nothing to connect to: the ERP's plugin sends its "
+                    "changes to Comptoir."),
+            notes=[_("Its signing key is set.") if connection.push_secret else
+                   _("Its signing key is not set yet: the plugin's requests will be refused.")])
+    connector: Connector | None = None
+    try:
+        connector = connection_connector(connection)
+        if connection.connector == "tryton":
+            return _test_tryton(connection, connector, mapping)
+        return _test_generic(connection, connector, mapping)
+    except SyncError as exc:
+        log.info("connection test %s failed: %s %s", connection.name, exc.message, exc.detail)
+        return _explain(connection, exc)
+    except OSError as exc:  # a file or folder we may not read
+        return ConnectionCheck(False, _("Comptoir may not read this: %(reason)s")
+                               % {"reason": exc.strerror or exc}, problem="path")
+    except Exception as exc:  # a bug or an unexpected answer: said, and logged in full
+        log.exception("connection test %s crashed", connection.name)
+        return ConnectionCheck(False, _("The test failed on an unexpected error "
+                                        "(%(kind)s); the server log has the details.")
+                               % {"kind": type(exc).__name__}, problem="config")
+    finally:
+        if connector is not None:
+            with contextlib.suppress(Exception):
+                connector.close()
+
+
+def _test_tryton(connection: Connection, connector: Connector,
+                 mapping: ConnectionMapping) -> ConnectionCheck:
+    from .engine.errors import PermanentError
+
+    client = connector.client  # type: ignore[attr-defined]
+    client.login()
+    version = client.server_version()
+    notes: list[str] = []
+    for stream in dict.fromkeys(m.stream for m in mapping.streams.values()):
+        model, module = TRYTON_STREAM_MODELS.get(stream, ("", ""))
+        if not model:
+            continue
+        try:
+            count = client.search_count(model, [])
+        except PermanentError:
+            return ConnectionCheck(False, _("Tryton has no model %(model)s: activate the module "
+                                            "“%(module)s” in Tryton, or remove the stream "
+                                            "“%(stream)s” from the mapping.")
+                                   % {"model": model, "module": module, "stream": stream},
+                                   problem="module")
+        notes.append(_("Stream %(stream)s: %(count)s records in %(model)s.")
+                     % {"stream": stream, "count": _number(count), "model": model})
+    parties = client.search_count("party.party", [])
+    first = client.search_read("party.party", [], ["rec_name"], 0, 1, [["id", "ASC"]])
+    if first:
+        notes.insert(0, _("First party read: %(name)s.") % {"name": first[0].get("rec_name")})
+    return ConnectionCheck(True, _("Connected to Tryton %(version)s, database %(database)s: "
+                                   "%(count)s parties.")
+                           % {"version": version, "database": connection.parameters.get(
+                               "database", ""), "count": _number(parties)}, notes=notes)
+
+
+def _test_generic(connection: Connection, connector: Connector,
+                  mapping: ConnectionMapping) -> ConnectionCheck:
+    """Check the connector, then read the first record of the first stream mapped."""
+    connector.check()
+    streams = connector.streams()
+    wanted = list(dict.fromkeys(m.stream for m in mapping.streams.values()))
+    missing = [s for s in wanted if s not in streams]
+    if missing:
+        return ConnectionCheck(False, _("The mapping reads streams this connection does not "
+                                        "offer: %(missing)s (offered: %(offered)s).")
+                               % {"missing": ", ".join(missing),
+                                  "offered": ", ".join(sorted(streams)) or "—"},
+                               problem="mapping")
+    notes: list[str] = []
+    files = getattr(streams[wanted[0]], "files", None)
+    if connection.connector == "files" and callable(files):
+        found = files()
+        path = connection.parameters.get("path", "")
+        if not found:
+            return ConnectionCheck(True, _("The folder %(path)s exists but holds no file to "
+                                           "read yet.") % {"path": path})
+        notes.append(ngettext("%(n)s file to read: %(names)s.",
+                              "%(n)s files to read: %(names)s.", len(found))
+                     % {"n": len(found), "names": ", ".join(p.name for p in found[:5])})
+    record = next(iter(streams[wanted[0]].read(None)), None)
+    if record is None:
+        return ConnectionCheck(True, _("Connected: the stream %(stream)s has no record to "
+                                       "read yet.") % {"stream": wanted[0]}, notes=notes)
+    if record.error:
+        return ConnectionCheck(False, _("The first record (%(where)s) could not be read: "
+                                        "%(reason)s") % {"where": record.position,
+                                                         "reason": record.error},
+                               notes=notes, problem="path")
+    for stream_mapping in mapping.for_stream(wanted[0]):
+        notes += stream_mapping.check_headers(record.data.keys())
+    columns = list(record.data)
+    return ConnectionCheck(True, _("Connected: first record read (%(where)s), %(n)s fields: "
+                                   "%(columns)s.")
+                           % {"where": record.position or record.key, "n": len(columns),
+                              "columns": ", ".join(map(str, columns[:8]))
+                              + (", …" if len(columns) > 8 else "")}, notes=notes)
+
+
+@dataclass
+class PreviewRecord:
+    """One source record beside what the mapping makes of it (nothing is written)."""
+
+    key: str
+    position: str
+    source: dict[str, Any]
+    fields: list[tuple[str, Any, tuple[str, ...]]]  # (CRM field, value, source fields)
+    errors: dict[str, str]
+
+
+@dataclass
+class PreviewStream:
+    name: str
+    stream: str
+    target: str
+    records: list[PreviewRecord] = field(default_factory=list)
+
+
+def _sample(stream: Any, limit: int) -> Iterator[Record]:
+    """The first records of a stream. A Tryton stream's ``read`` lists every changed record
+    first (the whole base on a first run): for a preview its first ids are read directly."""
+    from .connectors.tryton import ALL, _TrytonStream
+
+    if isinstance(stream, _TrytonStream) and type(stream).read is _TrytonStream.read:
+        ids = []
+        for record_id in stream._all_ids():
+            ids.append(record_id)
+            if len(ids) >= limit:
+                break
+        if not ids:
+            return
+        rows = {row["id"]: row for row in stream.client.read(stream.model, ids, stream.fields,
+                                                             context=ALL)}
+        extra = stream.details(list(rows))
+        for record_id in ids:
+            if record_id in rows:
+                yield Record(key=stream.key_of(record_id),
+                             data=stream.flatten(rows[record_id], extra),
+                             position=f"{stream.model} {record_id}")
+        return
+    yield from stream.read(None)
+
+
+def connection_preview(connection: Connection, *, limit: int = 5, scan: int = 200
+                       ) -> tuple[list[PreviewStream], ConnectionCheck | None]:
+    """The first ``limit`` records of each mapped stream, mapped to CRM fields without
+    writing anything (lookups and duplicate matching happen only in a run). On failure the
+    streams read so far and what failed, in words."""
+    out: list[PreviewStream] = []
+    connector: Connector | None = None
+    try:
+        mapping = connection_mapping(connection)
+        if connection.connector == "push":
+            return out, ConnectionCheck(False, _("A push connection has no source to read: "
+                                                 "records arrive when the ERP sends them."))
+        connector = connection_connector(connection)
+        streams = connector.streams()
+        for stream_mapping in mapping.streams.values():
+            preview = PreviewStream(stream_mapping.name, stream_mapping.stream,
+                                    stream_mapping.target)
+            out.append(preview)
+            source = streams.get(stream_mapping.stream)
+            if source is None:
+                continue
+            for n, record in enumerate(_sample(source, max(limit, scan)), start=1):
+                if n > scan or len(preview.records) >= limit:
+                    break
+                if record.error is None and not stream_mapping.matches(record):
+                    continue
+                key, data, errors = stream_mapping.apply(record)
+                fields = [(name, value, stream_mapping.fields[name].sources
+                           if name in stream_mapping.fields else ())
+                          for name, value in data.items()]
+                preview.records.append(PreviewRecord(key, record.position, dict(record.data),
+                                                     fields, errors))
+    except SyncError as exc:
+        if isinstance(getattr(exc, "problems", None), list):
+            return out, ConnectionCheck(False, _("The mapping is not valid: fix it first."),
+                                        notes=list(exc.problems),  # type: ignore[attr-defined]
+                                        problem="mapping")
+        return out, _explain(connection, exc)
+    except OSError as exc:
+        return out, ConnectionCheck(False, _("Comptoir may not read this: %(reason)s")
+                                    % {"reason": exc.strerror or exc}, problem="path")
+    except Exception as exc:
+        log.exception("connection preview %s crashed", connection.name)
+        return out, ConnectionCheck(False, _("The preview failed on an unexpected error "
+                                             "(%(kind)s); the server log has the details.")
+                                    % {"kind": type(exc).__name__}, problem="config")
+    finally:
+        if connector is not None:
+            with contextlib.suppress(Exception):
+                connector.close()
+    return out, None
 
 
 def _secret(value: Any) -> Any:
