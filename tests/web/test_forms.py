@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from comptoir.activities.models import Activity
 from comptoir.core.models import AuditEntry, CustomField, ExternalRef
@@ -493,8 +494,9 @@ def test_strong_candidate_blocks_the_first_submit(client_for: Any, world: Any) -
 
 def test_name_similarity_over_a_bounded_set(world: Any) -> None:
     owner = world.personas.owner
-    found = duplicate_candidates("account", {"legal_name": "Olivia Industrie",
-                                             "billing_postcode": "69002"}, owner)
+    with translation.override("en"):  # the reasons are in the reader's language
+        found = duplicate_candidates("account", {"legal_name": "Olivia Industrie",
+                                                 "billing_postcode": "69002"}, owner)
     assert found
     assert found[0].obj == world.mine.account
     assert not found[0].strong

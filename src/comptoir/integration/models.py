@@ -254,3 +254,5 @@ class OutboundState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.connection_id}@{self.last_event_id}"
+
+from .import_models import ImportJob  # noqa: E402, F401  (the import wizard's model)

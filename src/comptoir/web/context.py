@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from comptoir.access.models import Role
 from comptoir.access.policy import sees_all
+from comptoir.integration.imports import can_import
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("document_list", _("Documents"), ("document", "quote"), "documents"),
 )
 DATA_NAV = NavItem("sync", _("Sync"), ("sync",), "sync")
+IMPORT_NAV = NavItem("imports", _("Import"), ("imports", "import"), "import")
 QUALITY_NAV = NavItem("quality_duplicates", _("Data quality"), ("quality",), "quality")
 SETTINGS_NAV = NavItem("settings", _("Settings"), ("settings",), "settings")
 
@@ -60,7 +62,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     url_name = match.url_name if match and match.namespace == "web" else ""
     items = list(NAV)
     if sees_all(user):
-        items.extend((DATA_NAV, QUALITY_NAV))
+        items.extend((DATA_NAV, IMPORT_NAV, QUALITY_NAV))
+    elif can_import(user):  # leads they will own
+        items.append(IMPORT_NAV)
     if user.is_superuser or getattr(user, "role", "") == Role.ADMIN:
         items.append(SETTINGS_NAV)
     nav = [{"url": reverse(f"web:{i.url_name}"), "label": i.label, "icon": i.icon,

@@ -9,9 +9,11 @@ from django.urls import include, path
 from .views import (
     auth,
     board,
+    connections,
     feeds,
     forms,
     home,
+    imports,
     kanban,
     lists,
     quality,
@@ -32,8 +34,8 @@ app_name = "web"
 
 urlpatterns = [
     path("", include(module)) for module in (
-        auth, home, lists, board, kanban, quotes, forms, records, search, feeds, settings,
-        quality, quality_audit, quality_sirene, quality_promotion, quality_issues, record_edit,
-        recycle, site,
+        auth, home, lists, board, kanban, quotes, forms, records, search, feeds, connections,
+        settings, quality, quality_audit, quality_sirene, quality_promotion, quality_issues,
+        record_edit, recycle, site, imports,
     )
 ]
