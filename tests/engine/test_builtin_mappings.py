@@ -38,8 +38,10 @@ def run(name: str, path: Path, **options: Any) -> dict[str, list[tuple[str, dict
 
 
 def test_every_builtin_mapping_is_valid() -> None:
-    assert builtin_mappings() == ["odoo_partners", "salesforce_accounts", "salesforce_contacts",
-                                  "tryton", "vcard_contacts"]
+    assert builtin_mappings() == [
+        "hubspot_contacts", "hubspot_deals", "odoo_leads", "odoo_opportunities", "odoo_partners",
+        "pipedrive_deals", "pipedrive_persons", "salesforce_accounts", "salesforce_contacts",
+        "salesforce_leads", "salesforce_opportunities", "tryton", "vcard_contacts"]
     for name in builtin_mappings():
         assert mapping(name).streams
     with pytest.raises(ConfigError, match="No ready-made mapping 'sap'"):

@@ -304,6 +304,7 @@ class Loader:
         queue: list[_Pending] = []
         tombstones: list[str] = []
         discard = self.mapping.on_error == "skip"
+        queued: dict[str, dict[str, Any]] = {}  # external id → data, this batch
 
         def reject(pending: _Pending, errors: dict[str, Any], reason: str = "") -> None:
             quarantined.append(_quarantine(
@@ -331,6 +332,13 @@ class Loader:
             if errors and self._triage(pending, errors):
                 reject(pending, errors)
                 continue
+            # A parent named by several rows of a flat file (a company by its contacts or
+            # deals) comes again with the same data: written once, the others unchanged.
+            # Different data under one id stays an error ("Sent twice in this call").
+            if queued.get(ext) == pending.data:
+                counts.unchanged += 1
+                continue
+            queued.setdefault(ext, pending.data)
             queue.append(pending)
         stored = self._stored_hashes(queue)
         loaded: list[tuple[_Pending, int]] = []

@@ -1,4 +1,5 @@
-"""Ready-made mapping files for migrations from other CRMs (Salesforce, Odoo, vCards).
+"""Ready-made mapping files for migrations from other CRMs (Salesforce, HubSpot, Pipedrive,
+Odoo, vCards) and for the Tryton ERP.
 
 Each is a starting point: copy its text into a connection's mapping and adapt it (custom
 fields, value lists). They are plain TOML, validated like any mapping by ``load_mapping``.
