@@ -166,3 +166,101 @@ def test_browser_upload_map_dry_run_run_result(open_as: Any, personas: Any,
     assert "reason" in content.splitlines()[0]
     assert "Atelier Encours Faux" in content
     assert Account.objects.filter(legal_name="Menuiserie Import Web").exists()
+
+
+# --- Undo ---------------------------------------------------------------------------------------
+
+def _imported(client: Any) -> ImportJob:
+    _upload(client)
+    job = ImportJob.objects.get()
+    client.post(reverse("web:import_detail", args=[job.pk]), {
+        "col-0": "legal_name", "col-1": "billing_postcode", "col-2": "billing_city",
+        "col-3": "credit_limit"})
+    job.refresh_from_db()
+    imports.execute_import_dry_run.call(job.dry_run_id)
+    client.post(reverse("web:import_run", args=[job.pk]))
+    job.refresh_from_db()
+    execute_run.call(job.run_id)
+    job.refresh_from_db()
+    return job
+
+
+@pytest.mark.django_db
+def test_undo_from_the_result_page(client_for: Any, data_manager: Any) -> None:
+    from comptoir.integration import import_undo
+
+    client = client_for(data_manager)
+    before = Account.objects.count()
+    job = _imported(client)
+    assert Account.objects.count() == before + 1
+    page = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
+    assert 'id="import-undo"' in page
+    confirm = client.get(reverse("web:import_undo", args=[job.pk])).content.decode()
+    assert "recycle bin" in confirm
+    assert 'id="import-undo-confirm"' in confirm
+    answer = client.post(reverse("web:import_undo", args=[job.pk]))
+    assert answer.status_code == 302
+    partial = client.get(reverse("web:import_detail", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert 'id="import-undo-progress"' in partial.content.decode()
+    assert 'hx-trigger="every 2s"' in partial.content.decode()
+    import_undo.execute_import_undo.call(job.pk)
+    page = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
+    assert 'id="import-undone"' in page
+    assert "Undone on" in page
+    assert 'data-figure="undo-deleted">1<' in page
+    assert 'id="import-undo"' not in page
+    assert Account.objects.count() == before
+    listing = client.get(reverse("web:imports")).content.decode()
+    assert "Undone" in listing
+    again = client.post(reverse("web:import_undo", args=[job.pk]))  # twice: said, not 500
+    assert again.status_code == 409
+    assert "already been undone" in again.content.decode()
+
+
+@pytest.mark.django_db
+def test_undo_after_seven_days_and_by_others(client_for: Any, data_manager: Any, admin: Any,
+                                             owner: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from comptoir.integration.models import SyncRun
+
+    job = _imported(client_for(data_manager))
+    for user in (owner,):  # a rep does not even see another's import
+        assert client_for(user).get(reverse("web:import_undo", args=[job.pk])).status_code == 404
+        assert client_for(user).post(reverse("web:import_undo", args=[job.pk])
+                                     ).status_code == 404
+    SyncRun.objects.filter(pk=job.run_id).update(
+        finished_at=timezone.now() - dt.timedelta(days=8))
+    page = client_for(admin).get(reverse("web:import_detail", args=[job.pk])).content.decode()
+    assert 'id="import-undo"' not in page
+    assert "7 days" in page  # the explanation instead of the button
+    answer = client_for(admin).post(reverse("web:import_undo", args=[job.pk]))
+    assert answer.status_code == 409
+    assert Account.objects.filter(legal_name="Menuiserie Import Web").exists()
+
+
+@pytest.mark.django_db
+def test_contacts_name_their_account_in_the_mapping(client_for: Any, data_manager: Any,
+                                                    owner: Any) -> None:
+    from comptoir.crm.models import Contact
+    from comptoir.testing import factories as f
+
+    account = f.account(by=owner, legal_name="Quincaillerie Centrale")
+    client = client_for(data_manager)
+    _upload(client, "contacts.csv", "Nom;Société\r\nMartin;quincaillerie centrale\r\n"
+            .encode(), object_type="contact")
+    job = ImportJob.objects.get()
+    page = client.get(reverse("web:import_detail", args=[job.pk])).content.decode()
+    assert '<option value="account_by_name"' in page
+    assert "Account (by its name)" in page
+    assert '<option value="account_by_siren"' in page
+    client.post(reverse("web:import_detail", args=[job.pk]),
+                {"col-0": "last_name", "col-1": "account_by_name"})
+    job.refresh_from_db()
+    imports.execute_import_dry_run.call(job.dry_run_id)
+    client.post(reverse("web:import_run", args=[job.pk]))
+    job.refresh_from_db()
+    imports.execute_import_run.call(job.run_id)
+    assert Contact.objects.get(last_name="Martin").account_id == account.pk

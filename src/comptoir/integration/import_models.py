@@ -44,6 +44,14 @@ class ImportJob(models.Model):
                                 related_name="+")
     run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, blank=True,
                             related_name="+")
+    # Undo of the whole import (``imports.import_undo_start``): pending → running → done or
+    # failed; the report counts what was deleted, restored and kept, and lists the kept ones.
+    undo_status = models.CharField(_("undo"), max_length=10, blank=True, default="")
+    undo_requested_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(_("undone on"), null=True, blank=True)
+    undone_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                  null=True, blank=True, related_name="+")
+    undo_report = models.JSONField(default=dict, blank=True)
 
     class Meta:
         verbose_name = _("import")

@@ -17,7 +17,8 @@ quarantine (refused rows with their reasons). Steps:
 
 Who: data managers and administrators import every object; anyone else only leads, which they
 then own (the owner is forced to them, matching is off so they never touch another's lead, and
-a key column is not offered). Undo of a whole import is not built yet.
+a key column is not offered). The undo of a whole import is in ``import_undo``; the
+accounts and contacts a file names by SIREN, id or name are found by ``import_keys``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
@@ -41,14 +42,21 @@ from django_tasks import task
 from comptoir.access import policy
 from comptoir.core.errors import Conflict, ValidationFailed
 
+from . import import_keys
 from .engine.core import batched
 from .engine.errors import Category, SyncError
 from .engine.files import detect_delimiter, detect_encoding, file_headers, read_file
 from .engine.mapping import auto_mapping
 from .import_models import ImportJob
-from .loader import SPECS, Counts, Loader, apply_batch, target_fields
+from .loader import SPECS, Counts, Loader, apply_batch, json_safe, target_fields
 from .models import Connection, QuarantinedRecord, SyncRun
-from .services import claim_run, connection_connector, connection_mapping, sync_run_start
+from .services import (
+    claim_run,
+    connection_connector,
+    connection_mapping,
+    sync_run_execute,
+    sync_run_start,
+)
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +139,7 @@ def fields_for(object_type: str) -> list[tuple[str, str]]:
             if isinstance(f, models.ForeignKey):
                 label = _("%(field)s (Comptoir id)") % {"field": label}
         out.append((name, label[:1].upper() + label[1:]))
+    out += import_keys.locator_fields(object_type)
     return sorted(out, key=lambda item: item[1].casefold())
 
 
@@ -140,6 +149,12 @@ def _spellings(object_type: str) -> dict[str, tuple[str, ...]]:
     from comptoir.quality.headers import synonyms
 
     table = {name: tuple(words) for name, words in synonyms(object_type).items()}
+    # the related records named in the file: the account by its name (the table's "account"),
+    # by its SIREN, the contact by its e-mail
+    table["account_by_name"] = (*table.pop("account", ()), "Company Name", "Account Name")
+    table["account_by_siren"] = ("SIREN", "SIREN société", "SIREN du compte", "Account SIREN")
+    table["contact_by_email"] = ("E-mail du contact", "Email du contact", "Contact Email",
+                                 "Contact E-mail", *table.pop("contact_email", ()))
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
             for name, label in fields_for(object_type):
@@ -150,7 +165,13 @@ def _spellings(object_type: str) -> dict[str, tuple[str, ...]]:
 def auto_mapping_for(object_type: str, columns: list[str]) -> dict[str, str]:
     """Column → CRM field proposed from the header spellings ("" for a column left out)."""
     allowed = [name for name, _label in fields_for(object_type)]
-    guessed = auto_mapping(columns, fields=allowed, spellings=_spellings(object_type))
+    # Guessed only from a header that surely means them: "Account ID" in another CRM's
+    # export is that CRM's id, not ours (``account_external_id`` when offered), and
+    # "Pipeline" there names its own pipelines. Both can still be chosen by hand.
+    names = set(allowed)
+    guessable = [n for n in allowed if n != "pipeline"
+                 and not (n.endswith("_id") and f"{n[:-3]}_external_id" in names)]
+    guessed = auto_mapping(columns, fields=guessable, spellings=_spellings(object_type))
     by_column = {header: crm for crm, header in guessed.items()}
     return {column: by_column.get(column, "") for column in columns}
 
@@ -350,10 +371,20 @@ def mapping_toml(job: ImportJob) -> str:
         # a person's own import never links to (and updates) a record they may not see
         lines.append('match = "sure"' if job.options.get("owner") != "me"
                      or policy.sees_all(job.created_by) else 'match = "off"')
+    resolved = import_keys.resolved_fields(job)
+    if resolved:  # rows whose account or contact cannot be told are refused apart
+        lines.append(f"where = {{ {_toml(import_keys.REFUSED_COLUMN)} = false }}")
     lines += ["", "[streams.rows.fields]"]
     for column, name in job.mapping.items():
-        if name and name != KEY:
+        if name and name != KEY and name not in resolved:
             lines.append(f"{name} = {_field_spec(model, name, column)}")
+    if resolved & {import_keys.ACCOUNT_SIREN, import_keys.ACCOUNT_NAME,
+                   import_keys.ACCOUNT_EXT}:
+        lines.append(f"account_id = {{ source = {_toml(import_keys.ACCOUNT_ID_COLUMN)}, "
+                     'transforms = ["int"] }')
+    if resolved & {import_keys.CONTACT_EMAIL, import_keys.CONTACT_EXT}:
+        lines.append(f"contact_id = {{ source = {_toml(import_keys.CONTACT_ID_COLUMN)}, "
+                     'transforms = ["int"] }')
     if job.options.get("owner") == "me" and job.created_by_id and \
             "owner_id" in SPECS[job.object_type].fields:
         lines.append(f"owner_id = {{ const = {int(job.created_by_id)} }}")
@@ -363,6 +394,11 @@ def mapping_toml(job: ImportJob) -> str:
 def _connection(job: ImportJob) -> Connection:
     """The import's one-off ``files`` connection, its mapping brought up to date."""
     params = {"path": job.file.path, "stream": "rows", "key_field": job.options.get("key") or ""}
+    if import_keys.uses_locators(job):  # the copy with the accounts and contacts found
+        copy = import_keys.copy_path(job)
+        params["path"] = str(copy)
+        if copy.suffix != ".xlsx":
+            params.update(encoding="utf-8", delimiter=job.info.get("delimiter") or ";")
     label = (_("Import: %(file)s") % {"file": job.filename})[:120]
     connection = job.connection
     if connection is None:
@@ -432,8 +468,6 @@ def import_dry_run_start(job: ImportJob, *, user: Any) -> SyncRun:
 
 def import_run_start(job: ImportJob, *, user: Any) -> SyncRun:
     """Queue the import itself, after a dry run of the same mapping."""
-    from .tasks import execute_run
-
     _require_editable(job)
     if job.dry_run is None or job.dry_run.status != SyncRun.Status.SUCCEEDED:
         raise ValidationFailed(_("Check the file with a dry run first."))
@@ -441,7 +475,9 @@ def import_run_start(job: ImportJob, *, user: Any) -> SyncRun:
     run = sync_run_start(connection, trigger=SyncRun.Trigger.WEB, user=user, full=True)
     job.run = run
     job.save(update_fields=["run"])
-    transaction.on_commit(lambda: execute_run.enqueue(run.pk))
+    if import_keys.uses_locators(job):  # the rows the dry run showed refused, with it
+        _quarantine_refused_by_keys(job, run)
+    transaction.on_commit(lambda: execute_import_run.enqueue(run.pk))
     return run
 
 
@@ -453,7 +489,10 @@ def import_dry_run_execute(run: SyncRun) -> SyncRun:
     total = Counts()
     rows: list[dict[str, Any]] = []
     status, category, message = SyncRun.Status.SUCCEEDED, "", ""
+    job = ImportJob.objects.filter(connection=connection).first()
     try:
+        if job is not None and import_keys.uses_locators(job):
+            import_keys.write_resolved_copy(job, run.requested_by)
         mapping = connection_mapping(connection)
         connector = connection_connector(connection)
         try:
@@ -473,6 +512,10 @@ def import_dry_run_execute(run: SyncRun) -> SyncRun:
                 pass
         finally:
             connector.close()
+        if job is not None and import_keys.uses_locators(job):
+            refused = _refused_by_keys(job, loaders[0] if loaders else None)
+            total.quarantined += len(refused)
+            rows = sorted(rows + refused, key=lambda row: row["line"])
     except SyncError as exc:
         status, category, message = SyncRun.Status.FAILED, exc.category, exc.message
     except Exception as exc:  # a bug or a broken file: the run says so, the log has more
@@ -532,6 +575,43 @@ def _label(record: Any, loader: Loader) -> str:
     return " · ".join(v for v in values if v)[:120]
 
 
+def _refused_by_keys(job: ImportJob, loader: Loader | None) -> list[dict[str, Any]]:
+    """The dry run's outcome of the rows whose account or contact could not be told."""
+    out = []
+    for record, reason in import_keys.refused_in_copy(job):
+        out.append({"line": _line(record), "key": record.key, "status": "refused",
+                    "reason": reason, "field": "", "record_id": None,
+                    "label": _label(record, loader) if loader is not None else ""})
+    return out
+
+
+def _quarantine_refused_by_keys(job: ImportJob, run: SyncRun) -> int:
+    """Set aside, in the run's quarantine, the rows the natural keys refused (the load
+    leaves them out): they are in the refused rows file with their reason."""
+    rows = [QuarantinedRecord(
+        connection_id=run.connection_id, run=run, stream="rows",
+        external_id=str(record.key)[:120], position=record.position[:120],
+        payload=json_safe(record.data), field="account", reason=reason,
+        errors={"account": [reason]}) for record, reason in import_keys.refused_in_copy(job)]
+    for start in range(0, len(rows), 1000):
+        QuarantinedRecord.objects.bulk_create(rows[start:start + 1000])
+    return len(rows)
+
+
+@task()
+def execute_import_run(run_id: int) -> str:
+    """Execute an import's run (the sync's own), counting the rows the natural keys refused
+    before it among its refused rows."""
+    run = SyncRun.objects.select_related("connection", "requested_by").get(pk=run_id)
+    run = sync_run_execute(run, user=run.requested_by)
+    refused = QuarantinedRecord.objects.filter(run=run, field="account",
+                                               stream="rows").count()
+    job = ImportJob.objects.filter(run=run).first()
+    if job is not None and import_keys.uses_locators(job) and refused:
+        SyncRun.objects.filter(pk=run.pk).update(quarantined=F("quarantined") + refused)
+    return run.status
+
+
 @task()
 def execute_import_dry_run(run_id: int) -> str:
     """Execute a queued import dry run; its outcome is recorded on the run."""
@@ -571,8 +651,13 @@ def _safe(text: str) -> str:
 
 
 def import_state(job: ImportJob) -> str:
-    """Where the import stands: mapping, checking, checked, running, done, failed."""
+    """Where the import stands: mapping, checking, checked, running, done, failed, undoing,
+    undone."""
     alive = (SyncRun.Status.PENDING, SyncRun.Status.RUNNING)
+    if job.undo_status in ("pending", "running"):
+        return "undoing"
+    if job.undo_status == "done":
+        return "undone"
     if job.run is not None:
         if job.run.status in alive:
             return "running"

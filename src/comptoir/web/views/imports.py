@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from comptoir.access import policy
-from comptoir.core.errors import DomainError, ValidationFailed
+from comptoir.core.errors import DomainError, Forbidden, ValidationFailed
+from comptoir.integration import import_undo
 from comptoir.integration import imports as service
 from comptoir.integration.import_models import ImportJob
 from comptoir.integration.models import SyncRun
@@ -106,7 +107,7 @@ def _columns(job: ImportJob) -> list[dict[str, Any]]:
 def _status_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     state = service.import_state(job)
     context: dict[str, Any] = {"job": job, "state": state,
-                               "alive": state in ("checking", "running")}
+                               "alive": state in ("checking", "running", "undoing")}
     dry = job.dry_run
     if dry is not None and dry.status not in (SyncRun.Status.PENDING, SyncRun.Status.RUNNING):
         rows = (dry.details or {}).get("rows") or []
@@ -121,7 +122,28 @@ def _status_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     run = job.run
     if run is not None:
         context["percent"] = min(100, round(100 * run.read / job.rows)) if job.rows else 100
+        context.update(_undo_context(request, job))
     return context
+
+
+KEPT_KINDS = {"changed": gettext_lazy("Changed since"), "used": gettext_lazy("Used since"),
+              "refused": gettext_lazy("Refused")}
+
+
+def _undo_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
+    """The undo part of the result: the button or why there is none, the progress, the
+    report."""
+    report = job.undo_report or {}
+    return {
+        "undo_refusal": import_undo.undo_refusal(job, request.user),
+        "undo_deadline": import_undo.undo_deadline(job),
+        "undo_days": import_undo.UNDO_DAYS,
+        "undo_report": report,
+        "undo_percent": (min(100, round(100 * report.get("done", 0) / report["total"]))
+                         if report.get("total") else 0),
+        "undo_kept": [{**item, "kind_label": KEPT_KINDS.get(item.get("kind", ""), "")}
+                      for item in report.get("kept", [])],
+    }
 
 
 @login_required
@@ -181,6 +203,32 @@ def run(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+def undo(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo the whole import: a page saying what will happen (or why it cannot), then the
+    worker does it and the import's page shows the progress and the report."""
+    job = _job(request, pk)
+    if job.run_id is None:
+        raise Http404
+    refusal = import_undo.undo_refusal(job, request.user)
+    status = 200
+    if request.method == "POST":
+        try:
+            import_undo.import_undo_start(job, user=request.user)
+        except DomainError as exc:
+            refusal, status = exc.message, 409 if not isinstance(exc, Forbidden) else 403
+        else:
+            messages.success(request, _("The undo has started; you can leave this page and "
+                                        "come back."))
+            return HttpResponseRedirect(reverse("web:import_detail", args=[job.pk]))
+    return render(request, "web/imports/undo.html", {
+        "title": _("Undo the import %(file)s") % {"file": job.filename}, "job": job,
+        "object": service.object_label(job.object_type), "refusal": refusal,
+        "deadline": import_undo.undo_deadline(job), "days": import_undo.UNDO_DAYS,
+        "cancel_url": reverse("web:import_detail", args=[job.pk]),
+    }, status=status)
+
+
+@login_required
 def refused(request: HttpRequest, pk: int) -> HttpResponse:
     """The refused rows as a CSV with a reason column, to fix and upload again."""
     job = _job(request, pk)
@@ -199,4 +247,5 @@ urlpatterns = [
     path("imports/<int:pk>/", detail, name="import_detail"),
     path("imports/<int:pk>/run/", run, name="import_run"),
     path("imports/<int:pk>/refused.csv", refused, name="import_refused"),
+    path("imports/<int:pk>/undo/", undo, name="import_undo"),
 ]
