@@ -27,6 +27,7 @@ from .views import (
     recycle,
     search,
     settings,
+    setup,
     site,
 )
 
@@ -36,6 +37,6 @@ urlpatterns = [
     path("", include(module)) for module in (
         auth, home, lists, board, kanban, quotes, forms, records, search, feeds, connections,
         settings, quality, quality_audit, quality_sirene, quality_promotion, quality_issues,
-        record_edit, recycle, site, imports,
+        record_edit, recycle, site, imports, setup,
     )
 ]

@@ -3,7 +3,8 @@
 A rep starts the day with today's tasks and meetings, the deals closing this month and what
 others changed on their records; a manager sees the team's pipeline and forecast; service the
 open cases by priority; the data manager data quality and sync health; marketing the new
-leads. Every section is a bounded query or an aggregate (no loop over records), read through
+leads; an administrator of a new instance the set-up steps still to do (``views/setup``).
+Every section is a bounded query or an aggregate (no loop over records), read through
 the visibility policy.
 """
 
@@ -53,6 +54,7 @@ from comptoir.quality.models import DuplicatePair, PromotionRequest
 from comptoir.service.models import Case
 from comptoir.web.listing import period_range
 from comptoir.web.views.feeds import catch_up, connection_health, notification_rows
+from comptoir.web.views.setup import setup_card
 
 ZERO = Decimal("0")
 MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=20, decimal_places=2)
@@ -359,6 +361,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "health": health_section,
     }
     sections = {name: builders[name]() for name in wanted}
+    card = setup_card(request)  # an administrator's "Get started" on a new instance
+    if card is not None:
+        sections["setup"] = card
+        wanted = ("setup", *wanted)
     return render(request, "web/home/home.html", {
         "title": _("Home"), "profile": profile, "order": wanted, "s": sections,
         "today": today, "hour": timezone.localtime().hour,
