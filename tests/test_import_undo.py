@@ -14,7 +14,6 @@ from comptoir.core.errors import Conflict, Forbidden
 from comptoir.core.models import AuditEntry, DeletedRecord, ExternalRef
 from comptoir.crm.models import Account, Contact, Lead, Opportunity
 from comptoir.integration import import_undo, imports
-from comptoir.integration.loader import SPECS
 from comptoir.integration.models import SyncRun
 from comptoir.integration.tasks import execute_run
 from comptoir.testing import factories as f
@@ -152,7 +151,6 @@ def test_seven_days(data_manager: Any) -> None:
     assert Account.objects.filter(legal_name="X").exists()
 
 
-@pytest.mark.skipif("lead" not in SPECS, reason="leads cannot be bulk-loaded yet")
 def test_who_may_undo(data_manager: Any, admin: Any, owner: Any, teammate: Any) -> None:
     content = "Société;Nom;E-mail\r\nAtelier Rep;Martin;lou@atelier.example\r\n".encode()
     job = do_import(owner, content, object_type="lead")

@@ -225,7 +225,6 @@ def test_access(data_manager: Any, admin: Any, owner: Any, outsider: Any) -> Non
     assert list(imports.imports_visible(outsider)) == []
 
 
-@pytest.mark.skipif("lead" not in SPECS, reason="leads cannot be bulk-loaded yet")
 def test_a_rep_imports_leads_they_own(owner: Any, outsider: Any) -> None:
     from comptoir.crm.models import Lead
 
