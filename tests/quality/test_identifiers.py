@@ -80,6 +80,18 @@ def test_normalize_name_keeps_its_stored_behaviour():
     # ``Account.normalized_name`` holds this form: it must not change under existing rows
     assert ids.normalize_name("Dupont SARL") == "dupont"
     assert ids.normalize_name("Dupont et Fils") == "dupont et fils"
+    assert ids.normalize_name("  Café-Théâtre  S.A.S. ") == "cafe theatre s a s"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("東京商事株式会社", "東京商事株式会社"),  # never reduced to nothing
+    ("Ελένη SA", "ελενη"),
+    ("Société Œuvre & Fils", "societe oeuvre fils"),
+    ("Straße GmbH", "strasse"),
+    ("Ørsted A/S", "orsted a s"),
+])
+def test_normalize_name_keeps_every_script(name: str, expected: str) -> None:
+    assert ids.normalize_name(name) == expected
 
 
 def test_person_names_are_compared_whatever_the_order():

@@ -123,11 +123,24 @@ def check_phone(value: str, region: str = "FR") -> str:
 
 
 def normalize_name(name: str) -> str:
-    """Lower case, no accents, no punctuation, no legal form: ``"Dupont SARL"`` → ``dupont``."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
-    text = re.sub(r"[^a-z0-9]+", " ", text)
+    """Lower case, no accents, no punctuation, no legal form: ``"Dupont SARL"`` → ``dupont``.
+
+    Letters of every script are kept (``"東京商事"``, ``"Ελένη"``, ``"Œuvre"`` → ``oeuvre``):
+    a name is never reduced to nothing, which would match no account (or every other one).
+    A name in Latin letters reads as it always did.
+    """
+    for letter, spelled in _SPELLED_OUT:
+        name = name.replace(letter, spelled)
+    decomposed = unicodedata.normalize("NFKD", name)
+    text = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    text = re.sub(r"[\W_]+", " ", text)
     text = _LEGAL_FORMS.sub(" ", text)
     return " ".join(text.split())
+
+
+# Latin letters with no decomposition, spelled as in ``ascii_fold``.
+_SPELLED_OUT = (("œ", "oe"), ("Œ", "oe"), ("æ", "ae"), ("Æ", "ae"), ("ø", "o"), ("Ø", "o"),
+                ("ł", "l"), ("Ł", "l"), ("ß", "ss"), ("đ", "d"), ("Đ", "d"))
 
 
 def siren_with_check_digit(first_eight: str) -> str:
