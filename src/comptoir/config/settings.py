@@ -205,6 +205,10 @@ FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 if DATA_DIR.exists():
     private_dir(DATA_DIR)
+    # Large uploads (a SIRENE stock file is up to 2 GB) are spooled beside the data, not in a
+    # small system /tmp.
+    (DATA_DIR / "uploading").mkdir(mode=0o700, exist_ok=True)
+    FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "uploading")
 tighten(MEDIA_ROOT)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     private_sqlite_database(str(DATABASES["default"]["NAME"]))

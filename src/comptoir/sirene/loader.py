@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from comptoir.quality.identifiers import company_name_key
@@ -84,6 +86,9 @@ class LoadResult:
     bad_rows: int = 0
     seconds: float = 0.0
     bad_examples: list[str] = field(default_factory=list)
+    # bytes of the CSV read so far and its size (uncompressed, for a zip): the progress
+    bytes_done: int = 0
+    bytes_total: int = 0
 
     @property
     def rows_per_second(self) -> float:
@@ -103,17 +108,26 @@ class LoadResult:
 def open_text(path: Path) -> Iterator[IO[str]]:
     """The CSV as a text stream: the file itself, or the CSV inside the official zip (read
     from the archive, never extracted). A UTF-8 BOM is skipped."""
+    with open_measured(path) as (text, _size, _position):
+        yield text
+
+
+@contextmanager
+def open_measured(path: Path) -> Iterator[tuple[IO[str], int, Callable[[], int]]]:
+    """As :func:`open_text`, with the CSV's size in bytes (uncompressed: the zip states it)
+    and a function telling how many of them were read, for a progress measure."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.lower().endswith(".csv")]
-            if not names:
+            members = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
+            if not members:
                 raise SireneFileError(_("%(file)s holds no CSV file.") % {"file": path.name})
-            with archive.open(names[0]) as raw, \
+            with archive.open(members[0]) as raw, \
                     io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-                yield text
+                yield text, members[0].file_size, raw.tell
     else:
-        with open(path, encoding="utf-8-sig", newline="") as text:
-            yield text
+        with open(path, "rb") as raw, \
+                io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+            yield text, os.fstat(raw.fileno()).st_size, raw.tell
 
 
 def kind_of(header: list[str]) -> str:
@@ -149,22 +163,23 @@ Progress = Callable[[LoadResult], None]
 
 
 def load_file(path: Path | str, *, batch_size: int = BATCH,
-              progress: Progress | None = None) -> LoadResult:
+              progress: Progress | None = None, record: bool = True) -> LoadResult:
     """Load one stock file (CSV or zip), recognised by its header; return the counts.
 
     Bad rows (wrong SIREN or SIRET shape, wrong column count, unknown state) are counted and
-    skipped, never fatal. ``progress`` is called after each batch.
+    skipped, never fatal. ``progress`` is called after each batch. ``record=False`` writes
+    no :class:`SireneLoad` (an upload from the web keeps its own).
     """
     path = Path(path)
     started = time.monotonic()
-    with open_text(path) as text:
+    with open_measured(path) as (text, size, position):
         reader = csv.reader(text)
         header = next(reader, None)
         if not header:
             raise SireneFileError(_("%(file)s is empty.") % {"file": path.name})
         header = [h.strip() for h in header]
         kind = kind_of(header)
-        result = LoadResult(file_name=path.name, kind=kind)
+        result = LoadResult(file_name=path.name, kind=kind, bytes_total=size)
         parse = _unit_parser(header) if kind == SireneLoad.Kind.UNITS \
             else _establishment_parser(header)
         write = _write_units if kind == SireneLoad.Kind.UNITS else _write_establishments
@@ -187,14 +202,19 @@ def load_file(path: Path | str, *, batch_size: int = BATCH,
                 batch = {}
                 result.seconds = time.monotonic() - started
                 if progress:
+                    result.bytes_done = position()
                     progress(result)
         if batch:
             write(list(batch.values()))
     result.seconds = time.monotonic() - started
+    result.bytes_done = result.bytes_total
     if progress:
         progress(result)
-    SireneLoad.objects.create(kind=kind, file_name=path.name[:255], rows=result.rows,
-                              bad_rows=result.bad_rows, seconds=result.seconds)
+    if record:
+        SireneLoad.objects.create(kind=kind, file_name=path.name[:255], rows=result.rows,
+                                  bad_rows=result.bad_rows, seconds=result.seconds,
+                                  status=SireneLoad.Status.SUCCEEDED, finished_at=timezone.now(),
+                                  bad_examples=result.bad_examples)
     return result
 
 

@@ -8,8 +8,12 @@ them from the official column names. Establishments carry their unit's normalise
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, Storage
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class State(models.TextChoices):
@@ -97,19 +101,53 @@ class SireneEstablishment(models.Model):
         return self.state == State.CLOSED
 
 
+def sirene_storage() -> Storage:
+    """Uploaded stock files: private, under the data directory (never MEDIA_ROOT, never
+    served), deleted once loaded."""
+    return FileSystemStorage(location=settings.DATA_DIR / "sirene",
+                             file_permissions_mode=0o600, directory_permissions_mode=0o700)
+
+
 class SireneLoad(models.Model):
-    """One file loaded: what the SIRENE page shows (how fresh the copy is, how big)."""
+    """One stock file loaded: what the SIRENE page shows (how fresh the copy is, how big).
+
+    The command line records a load once it succeeded. A file uploaded on the SIRENE page is
+    a job (``sirene.uploads``): pending, running (its progress counted as it goes), then
+    succeeded or failed with the reason; its stored file is deleted once loaded, the record
+    kept. ``bytes_done`` of ``bytes_total`` is the progress: bytes of the CSV read (the
+    uncompressed CSV for a zip, whose size the archive states).
+    """
 
     class Kind(models.TextChoices):
         UNITS = "units", _("Legal units")
         ESTABLISHMENTS = "establishments", _("Establishments")
 
+    class Status(models.TextChoices):
+        PENDING = "pending", pgettext_lazy("SIRENE load", "Waiting")
+        RUNNING = "running", pgettext_lazy("SIRENE load", "Loading")
+        SUCCEEDED = "succeeded", pgettext_lazy("SIRENE load", "Loaded")
+        FAILED = "failed", pgettext_lazy("SIRENE load", "Failed")
+
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     file_name = models.CharField(_("file"), max_length=255)
+    file = models.FileField(storage=sirene_storage, upload_to="%Y/%m/", max_length=255,
+                            blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # The last sign of life of a running load: one that stops giving any is failed.
+    progress_at = models.DateTimeField(null=True, blank=True, editable=False)
     rows = models.PositiveBigIntegerField(_("rows"), default=0)
     bad_rows = models.PositiveBigIntegerField(_("bad rows"), default=0)
+    bytes_total = models.PositiveBigIntegerField(_("bytes to read"), default=0)
+    bytes_done = models.PositiveBigIntegerField(_("bytes read"), default=0)
     seconds = models.FloatField(_("seconds"), default=0)
-    finished_at = models.DateTimeField(_("finished at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    bad_examples = models.JSONField(default=list, blank=True)  # the first 20 bad rows
 
     class Meta:
         verbose_name = _("SIRENE load")
@@ -118,3 +156,17 @@ class SireneLoad(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.rows})"
+
+    @property
+    def alive(self) -> bool:
+        """Still to finish: the page keeps polling it."""
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        """How much of the file is read, 0–100 (0 while the size is not known)."""
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.bytes_total:
+            return 0
+        return min(100, int(self.bytes_done * 100 / self.bytes_total))

@@ -233,7 +233,8 @@ def _search_units(key: str, tokens: Sequence[str], limit: int) -> list[Hit]:
 
 def stats() -> dict[str, Any]:
     """How much of the register is here and when each file was last loaded."""
-    latest = {kind: SireneLoad.objects.filter(kind=kind).order_by("-finished_at", "-pk").first()
+    done = SireneLoad.objects.filter(status=SireneLoad.Status.SUCCEEDED)
+    latest = {kind: done.filter(kind=kind).order_by("-finished_at", "-pk").first()
               for kind in SireneLoad.Kind.values}
     return {"units": SireneUnit.objects.count(),
             "establishments": SireneEstablishment.objects.count(),
