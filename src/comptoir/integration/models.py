@@ -167,6 +167,12 @@ class QuarantinedRecord(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Corrected in Comptoir (``quarantine.quarantine_correct``): the payload as first received,
+    # kept once whatever the corrections, and who corrected it last, when.
+    original_payload = models.JSONField(_("record as first received"), null=True, blank=True)
+    corrected_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                     null=True, blank=True, related_name="+")
+    corrected_at = models.DateTimeField(_("corrected on"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("quarantined record")

@@ -21,6 +21,7 @@ from .views import (
     quality_issues,
     quality_promotion,
     quality_sirene,
+    quarantine,
     quotes,
     record_edit,
     records,
@@ -37,6 +38,6 @@ urlpatterns = [
     path("", include(module)) for module in (
         auth, home, lists, board, kanban, quotes, forms, records, search, feeds, connections,
         settings, quality, quality_audit, quality_sirene, quality_promotion, quality_issues,
-        record_edit, recycle, site, imports, setup,
+        record_edit, recycle, site, imports, setup, quarantine,
     )
 ]

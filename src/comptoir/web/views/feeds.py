@@ -342,12 +342,12 @@ def sync_run(request: HttpRequest, pk: int) -> HttpResponse:
 def sync_replay(request: HttpRequest, pk: int) -> HttpResponse:
     """Apply a quarantined record again; the row tells how it went."""
     _require_data_manager(request)
-    from comptoir.integration.services import quarantine_replay
+    from comptoir.integration.quarantine import quarantine_retry
 
     record = get_object_or_404(QuarantinedRecord.objects.select_related("connection"), pk=pk)
     error = ""
-    try:
-        record = quarantine_replay(record, user=request.user)
+    try:  # the same checks as the correction page (an import's row refused by its keys)
+        record = quarantine_retry(record, user=request.user)
     except DomainError as exc:
         error = exc.message
     except Exception as exc:  # a broken mapping or connector: say so, never a 500
