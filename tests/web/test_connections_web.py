@@ -231,3 +231,32 @@ def test_only_data_managers_and_admins_see_connections(client_for: Any, personas
     assert Connection.objects.count() == 1
     assert Connection.objects.get().enabled
     assert not SyncRun.objects.exists()
+
+
+def test_the_mapping_being_edited_is_previewed_live(client_for: Any, data_manager: Any,
+                                                    outsider: Any, inbox: Path) -> None:
+    client = client_for(data_manager)
+    client.post("/sync/connections/new/", _files_form(inbox))
+    connection = Connection.objects.get(name="old-erp")
+    edit = client.get(f"/sync/connections/{connection.pk}/edit/").content.decode()
+    assert 'id="mapping-try"' in edit
+    url = f"/sync/connections/{connection.pk}/preview/draft/"
+    # a changed line is previewed before it is saved: the city now fills the trade name
+    draft = MAPPING.replace('legal_name = "Raison sociale"',
+                            'legal_name = "Raison sociale"\ntrade_name = "Ville"')
+    assert draft != MAPPING
+    html = client.post(url, {"mapping_name": "", "mapping": draft}, **HTMX).content.decode()
+    assert "Trade name" in html
+    assert "Boulangerie Martin" in html
+    connection.refresh_from_db()
+    assert connection.mapping == MAPPING  # nothing saved
+    assert not Account.objects.exists()  # nothing written
+    # a broken mapping is said with its line, not a 500
+    broken = draft.replace('trade_name = "Ville"', 'trade_nam = "Ville"')
+    answer = client.post(url, {"mapping_name": "", "mapping": broken}, **HTMX)
+    assert answer.status_code == 200
+    assert "trade_nam" in answer.content.decode()
+    html = answer.content.decode()
+    assert "Line 10: streams.customers.fields.trade_nam" in html  # said with its line
+    # only those who manage connections
+    assert client_for(outsider).post(url, {"mapping": draft}).status_code in (403, 404)

@@ -580,6 +580,34 @@ def connection_preview_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def connection_preview_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    """The preview with the mapping being edited, before it is saved: the first records of
+    the source beside the CRM fields this text would make of them (nothing is written, the
+    connection keeps its saved mapping)."""
+    _require_data_manager(request)
+    from copy import copy
+
+    from comptoir.integration.engine.errors import ConfigError
+    from comptoir.integration.services import connection_preview
+
+    connection = get_object_or_404(Connection, pk=pk)
+    name = request.POST.get("mapping_name", "")
+    draft = copy(connection)
+    try:
+        draft.mapping = (builtin_mapping(name) if name
+                         else request.POST.get("mapping", "")[:200_000])
+    except ConfigError as exc:
+        return HttpResponse(str(exc), status=400)
+    streams, failure = connection_preview(draft)
+    if failure is not None and failure.problem == "mapping":  # each problem with its line
+        failure.notes = mapping_errors(draft.mapping, list(failure.notes))
+    return render(request, "web/connections/_preview.html", {
+        "streams": _preview_rows(streams), "failure": failure, "connection": connection,
+        "draft": True})
+
+
+@login_required
+@require_POST
 def connection_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     """Enable or disable (a disabled connection is neither scheduled nor run)."""
     _require_data_manager(request)
@@ -627,6 +655,8 @@ urlpatterns = [
     path("sync/connections/<int:pk>/test/", connection_test_view, name="connection_test"),
     path("sync/connections/<int:pk>/preview/", connection_preview_view,
          name="connection_preview"),
+    path("sync/connections/<int:pk>/preview/draft/", connection_preview_draft,
+         name="connection_preview_draft"),
     path("sync/connections/<int:pk>/toggle/", connection_toggle, name="connection_toggle"),
     path("sync/connections/<int:pk>/dry-run/", connection_dry_run, name="connection_dry_run"),
 ]
