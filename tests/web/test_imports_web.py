@@ -264,3 +264,50 @@ def test_contacts_name_their_account_in_the_mapping(client_for: Any, data_manage
     job.refresh_from_db()
     imports.execute_import_run.call(job.run_id)
     assert Contact.objects.get(last_name="Martin").account_id == account.pk
+
+
+@pytest.mark.django_db
+def test_picklist_values_chosen_on_the_page(client_for: Any, data_manager: Any,
+                                            owner: Any) -> None:
+    from comptoir.crm.models import Contact
+    from comptoir.testing import factories as f
+
+    f.account(by=owner, legal_name="Listes SARL")
+    content = ("Prénom;Nom;E-mail;Civilité;Société;Type\n"
+               "Ana;Lune;ana@example.com;Mlle;Listes SARL;x\n"
+               "Bob;Soleil;bob@example.com;Docteur;Listes SARL;y\n").encode()
+    client = client_for(data_manager)
+    answer = _upload(client, "contacts.csv", content, "contact")
+    job = ImportJob.objects.get()
+    page = client.get(answer["Location"]).content.decode()
+    assert 'id="import-values"' in page
+    assert 'name="valname-3-0" value="Mlle"' in page
+    assert '<option value="Mme" selected>' in page  # proposed
+    form = {f"col-{i}": job.mapping[c] for i, c in enumerate(job.columns)}
+    # a newly mapped list column is shown before any check: its values first
+    answer = client.post(reverse("web:import_detail", args=[job.pk]), {
+        **form, "col-3": "", "col-5": "civility"})
+    assert answer.status_code == 302
+    assert answer["Location"].endswith("#import-values-title")
+    job.refresh_from_db()
+    assert job.dry_run_id is None
+    page = client.get(answer["Location"]).content.decode()
+    assert 'name="values-shown" value="5"' in page
+    # a choice that is not in the list is said by column, not a 500
+    answer = client.post(reverse("web:import_detail", args=[job.pk]), {
+        **form, "values-shown": "3", "valname-3-0": "Mlle", "val-3-0": "Majesté"})
+    assert answer.status_code == 422
+    assert "Majesté" in answer.content.decode()
+    answer = client.post(reverse("web:import_detail", args=[job.pk]), {
+        **form, "values-shown": "3", "valname-3-0": "Mlle", "val-3-0": "Mme",
+        "valname-3-1": "Docteur", "val-3-1": "__empty__"})
+    assert answer.status_code == 302
+    job.refresh_from_db()
+    assert job.options["values"] == {"Civilité": {"Mlle": "Mme", "Docteur": "__empty__"}}
+    imports.execute_import_dry_run.call(job.dry_run_id)
+    client.post(reverse("web:import_run", args=[job.pk]))
+    job.refresh_from_db()
+    execute_run.call(job.run_id)
+    made = dict(Contact.objects.filter(email__in=["ana@example.com", "bob@example.com"])
+                .values_list("email", "civility"))
+    assert made == {"ana@example.com": "Mme", "bob@example.com": ""}

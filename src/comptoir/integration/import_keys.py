@@ -73,7 +73,10 @@ def _columns(job: ImportJob) -> dict[str, str]:
 
 
 def uses_locators(job: ImportJob) -> bool:
-    """Whether the rows name an account or a contact by natural key (SIREN, name, e-mail)."""
+    """Whether the rows name an account or a contact by natural key (SIREN, name, e-mail)
+    (a ready-made mapping names them its own way)."""
+    if (job.options or {}).get("preset"):
+        return False
     return any(field in LOCATORS for field in job.mapping.values())
 
 

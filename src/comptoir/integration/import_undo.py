@@ -403,50 +403,20 @@ def _undo_changed(job: ImportJob, object_type: str, obj: models.Model, t: _Touch
 
 def import_undo_execute(job: ImportJob) -> ImportJob:
     """Undo the import, one transaction per batch of :data:`BATCH` records; the report is
-    saved after each batch (the page shows the progress) and at the end."""
+    saved after each batch (the page shows the progress) and at the end. A ready-made
+    mapping that also wrote the rows' parents (a deal's organisation) is undone children
+    first."""
     claimed = ImportJob.objects.filter(pk=job.pk, undo_status="pending").update(
         undo_status="running")
     job.refresh_from_db()
     if not claimed:
         return job
-    user = job.undone_by
-    object_type = job.object_type
     report = _Report(0)
     try:
-        spec = SPECS[object_type]
-        model = spec.model
-        touched = _touched(job, object_type)
-        later = _later(job, object_type, touched)
-        report = _Report(len(touched))
-        created = {i for i, t in touched.items() if t.created}
-        # children before parents (an account import naming its parent accounts)
-        order = sorted(touched, key=lambda i: (not touched[i].created, -i))
-        for start in range(0, len(order), BATCH):
-            chunk = order[start:start + BATCH]
-            with transaction.atomic():
-                objects = model._default_manager.in_bulk(chunk)
-                for object_id in chunk:
-                    t = touched[object_id]
-                    obj = objects.get(object_id)
-                    if obj is None:  # deleted since by someone: nothing to undo
-                        report.data["done"] += 1
-                        continue
-                    try:
-                        with transaction.atomic():
-                            if t.created:
-                                _undo_created(job, object_type, obj, later.get(object_id),
-                                              created, user, report)
-                            else:
-                                _undo_changed(job, object_type, obj, t,
-                                              later.get(object_id), user, report)
-                    except DomainError as exc:
-                        report.keep("refused", object_type, object_id, str(obj),
-                                    _("kept: %(reason)s") % {"reason": exc.message})
-                    report.data["done"] += 1
-                # a re-import of the same rows must be compared again, not seen unchanged
-                ExternalRef.objects.filter(object_type=object_type, object_id__in=chunk,
-                                           system__in=_systems(job)).update(content_hash="")
-                ImportJob.objects.filter(pk=job.pk).update(undo_report=report.data)
+        work = [(object_type, _touched(job, object_type)) for object_type in _targets(job)]
+        report = _Report(sum(len(touched) for _type, touched in work))
+        for object_type, touched in work:
+            _undo_type(job, object_type, touched, report)
     except Exception as exc:  # a bug: the import says so, the log has more
         log.exception("undo of import %s crashed", job.pk)
         report.data["error"] = _("Unexpected error: %(error)s") % {"error": exc}
@@ -459,5 +429,60 @@ def import_undo_execute(job: ImportJob) -> ImportJob:
     return job
 
 
+def _targets(job: ImportJob) -> list[str]:
+    """The object types the import wrote, children first."""
+    preset = (job.options or {}).get("preset")
+    if not preset:
+        return [job.object_type]
+    from .engine.mapping import load_mapping
+    from .loader import target_fields
+    from .mappings import builtin_mapping
+
+    mapping = load_mapping(builtin_mapping(preset), targets=target_fields())
+    return list(reversed(dict.fromkeys(m.target for m in mapping.streams.values())))
+
+
+def _undo_type(job: ImportJob, object_type: str, touched: dict[int, _Touched],
+               report: _Report) -> None:
+    user = job.undone_by
+    model = SPECS[object_type].model
+    later = _later(job, object_type, touched)
+    created = {i for i, t in touched.items() if t.created}
+    # children before parents (an account import naming its parent accounts)
+    order = sorted(touched, key=lambda i: (not touched[i].created, -i))
+    for start in range(0, len(order), BATCH):
+        chunk = order[start:start + BATCH]
+        with transaction.atomic():
+            objects = model._default_manager.in_bulk(chunk)
+            for object_id in chunk:
+                t = touched[object_id]
+                obj = objects.get(object_id)
+                if obj is None:  # deleted since by someone: nothing to undo
+                    report.data["done"] += 1
+                    continue
+                try:
+                    with transaction.atomic():
+                        if t.created:
+                            _undo_created(job, object_type, obj, later.get(object_id),
+                                          created, user, report)
+                        else:
+                            _undo_changed(job, object_type, obj, t,
+                                          later.get(object_id), user, report)
+                except DomainError as exc:
+                    report.keep("refused", object_type, object_id, str(obj),
+                                _("kept: %(reason)s") % {"reason": exc.message})
+                report.data["done"] += 1
+            # a re-import of the same rows must be compared again, not seen unchanged
+            ExternalRef.objects.filter(object_type=object_type, object_id__in=chunk,
+                                       system__in=_systems(job)).update(content_hash="")
+            ImportJob.objects.filter(pk=job.pk).update(undo_report=report.data)
+
+
 def _systems(job: ImportJob) -> list[str]:
-    return ["import", f"import-{job.pk}"]
+    systems = ["import", f"import-{job.pk}"]
+    connection = job.connection
+    if (job.options or {}).get("preset") and connection is not None:
+        from .services import connection_mapping
+
+        systems.append(connection_mapping(connection).system)
+    return systems

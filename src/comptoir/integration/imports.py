@@ -42,7 +42,7 @@ from django_tasks import task
 from comptoir.access import policy
 from comptoir.core.errors import Conflict, ValidationFailed
 
-from . import import_keys
+from . import import_keys, import_values
 from .engine.core import batched
 from .engine.errors import Category, SyncError
 from .engine.files import detect_delimiter, detect_encoding, file_headers, read_file
@@ -70,7 +70,14 @@ KEY = "external_id"  # the pseudo-field of the column holding each row's id in t
 OFFERED = ("account", "contact", "lead", "opportunity", "activity", "case", "product",
            "pricelist", "pricelistitem")
 # Set by the loader or the access rules, never from a file column.
-NOT_MAPPED = frozenset({"owner_id", "territory_id", "erp_deleted_at", "custom"})
+# (the owner is chosen by its own pseudo-field, ``import_values.OWNER``).
+NOT_MAPPED = frozenset({"owner_id", "owner_username", "territory_id", "erp_deleted_at",
+                        "custom"})
+# Other CRMs' owner columns: a person's name or e-mail, found among the users (or chosen).
+OWNER_SPELLINGS = ("Owner", "Propriétaire", "Responsable", "Commercial", "Account Owner",
+                   "Contact owner", "Lead Owner", "Opportunity Owner", "Deal owner",
+                   "Deal - Owner", "Organization - Owner", "Person - Owner", "Salesperson",
+                   "Vendeur", "user_id", "Owner Name", "Assigned to", "Assigné à")
 
 
 class _DryRunRollback(Exception):
@@ -134,13 +141,24 @@ def fields_for(object_type: str) -> list[tuple[str, str]]:
         if name.endswith("_external_id"):
             label = _("%(field)s (its id in the file's system)") % {
                 "field": str(f.verbose_name)}
+        elif name in spec.inputs:  # a deal's stage or pipeline by its name
+            label = _("%(field)s (by its name)") % {"field": str(f.verbose_name)}
         else:
             label = str(f.verbose_name)
             if isinstance(f, models.ForeignKey):
                 label = _("%(field)s (Comptoir id)") % {"field": label}
         out.append((name, label[:1].upper() + label[1:]))
     out += import_keys.locator_fields(object_type)
+    if "owner_id" in spec.fields:
+        out.append((import_values.OWNER, _("Owner (a user's name, e-mail or username)")))
     return sorted(out, key=lambda item: item[1].casefold())
+
+
+def fields_offered(object_type: str, user: Any) -> list[tuple[str, str]]:
+    """The fields ``user`` may fill: the owner by column only for those who may give
+    records to others (anyone else owns what they import)."""
+    return [(name, label) for name, label in fields_for(object_type)
+            if name != import_values.OWNER or policy.sees_all(user)]
 
 
 def _spellings(object_type: str) -> dict[str, tuple[str, ...]]:
@@ -155,6 +173,7 @@ def _spellings(object_type: str) -> dict[str, tuple[str, ...]]:
     table["account_by_siren"] = ("SIREN", "SIREN société", "SIREN du compte", "Account SIREN")
     table["contact_by_email"] = ("E-mail du contact", "Email du contact", "Contact Email",
                                  "Contact E-mail", *table.pop("contact_email", ()))
+    table[import_values.OWNER] = OWNER_SPELLINGS
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
             for name, label in fields_for(object_type):
@@ -162,9 +181,10 @@ def _spellings(object_type: str) -> dict[str, tuple[str, ...]]:
     return table
 
 
-def auto_mapping_for(object_type: str, columns: list[str]) -> dict[str, str]:
+def auto_mapping_for(object_type: str, columns: list[str], user: Any = None
+                     ) -> dict[str, str]:
     """Column → CRM field proposed from the header spellings ("" for a column left out)."""
-    allowed = [name for name, _label in fields_for(object_type)]
+    allowed = [name for name, _label in fields_offered(object_type, user)]
     # Guessed only from a header that surely means them: "Account ID" in another CRM's
     # export is that CRM's id, not ours (``account_external_id`` when offered), and
     # "Pipeline" there names its own pipelines. Both can still be chosen by hand.
@@ -174,6 +194,61 @@ def auto_mapping_for(object_type: str, columns: list[str]) -> dict[str, str]:
     guessed = auto_mapping(columns, fields=guessable, spellings=_spellings(object_type))
     by_column = {header: crm for crm, header in guessed.items()}
     return {column: by_column.get(column, "") for column in columns}
+
+
+# --- Ready-made mappings -------------------------------------------------------------------
+
+# The shipped mappings of other CRMs' exports the wizard offers (not the ERP's, not vCards).
+PRESET_SYSTEMS = ("salesforce", "hubspot", "pipedrive", "odoo")
+
+
+def _preset_mappings() -> dict[str, Any]:
+    from .engine.mapping import load_mapping
+    from .mappings import builtin_mapping, builtin_mappings
+
+    out = {}
+    for name in builtin_mappings():
+        if name.split("_", 1)[0] in PRESET_SYSTEMS:
+            out[name] = load_mapping(builtin_mapping(name), targets=target_fields(),
+                                     source=name)
+    return out
+
+
+def preset_label(name: str) -> str:
+    """"Pipedrive: deals" from ``pipedrive_deals``, in the active language."""
+    system, _sep, what = name.partition("_")
+    words = {"accounts": _("accounts"), "contacts": _("contacts"), "leads": _("leads"),
+             "deals": _("deals"), "opportunities": _("opportunities"),
+             "persons": _("people"), "partners": _("companies and people"),
+             "tasks": _("tasks and events"), "cases": _("cases"), "companies": _("companies"),
+             "tickets": _("tickets"), "organizations": _("organisations"),
+             "activities": _("activities")}
+    names = {"hubspot": "HubSpot", "salesforce": "Salesforce", "pipedrive": "Pipedrive",
+             "odoo": "Odoo"}
+    return f"{names.get(system, system.title())}: {words.get(what, what)}"
+
+
+def presets_for(job: ImportJob) -> list[tuple[str, str]]:
+    """(mapping, label) of the ready-made mappings this file fits: shaped like that CRM's
+    export of this kind of record (every column they read is there), for those who may
+    import every object (the mapping decides owners and parents itself)."""
+    if not policy.sees_all(job.created_by):
+        return []
+    out = []
+    for name, mapping in _preset_mappings().items():
+        streams = mapping.for_stream("rows")
+        if not streams or streams[-1].target != job.object_type:
+            continue
+        if any(m.check_headers(job.columns) for m in streams):
+            continue
+        out.append((name, preset_label(name)))
+    return out
+
+
+def preset_toml(job: ImportJob) -> str:
+    from .mappings import builtin_mapping
+
+    return builtin_mapping(job.options["preset"])
 
 
 # --- Upload ---------------------------------------------------------------------------------
@@ -216,8 +291,11 @@ def import_create(*, user: Any, upload: UploadedFile, object_type: str) -> Impor
     except BaseException:
         job.file.delete(save=False)
         raise
-    job.mapping = auto_mapping_for(object_type, job.columns)
+    job.mapping = auto_mapping_for(object_type, job.columns, user)
     job.options = {"key": "", "owner": "me" if not policy.sees_all(user) else ""}
+    fitting = presets_for(job)
+    if fitting:  # another CRM's export: its ready-made mapping, unless the person says not
+        job.options["preset"] = fitting[0][0]
     job.save()
     return job
 
@@ -230,10 +308,13 @@ def _read_head(job: ImportJob) -> None:
         columns = file_headers(path)
         preview: list[list[str]] = []
         rows = 0
+        values = import_values.DistinctValues(columns)  # the lists' values, counted once
         for record in read_file(path):
             rows += 1
-            if record.error is None and len(preview) < PREVIEW_ROWS:
-                preview.append([_cell(record.data.get(c)) for c in columns])
+            if record.error is None:
+                values.add(record.data)
+                if len(preview) < PREVIEW_ROWS:
+                    preview.append([_cell(record.data.get(c)) for c in columns])
     except SyncError as exc:
         raise _unreadable(_("This file cannot be read: %(error)s") % {"error": exc.message}
                           ) from exc
@@ -244,7 +325,7 @@ def _read_head(job: ImportJob) -> None:
         raise _unreadable(_("The file is empty: no header row and no data."))
     if not rows:
         raise _unreadable(_("The file has a header row but no data."))
-    info: dict[str, Any] = {"format": fmt}
+    info: dict[str, Any] = {"format": fmt, "distinct": values.as_json()}
     if fmt == "csv":
         with path.open("rb") as f:
             sample = f.read(64 * 1024)
@@ -265,11 +346,15 @@ def _cell(value: Any) -> str:
 # --- Mapping --------------------------------------------------------------------------------
 
 def import_set_mapping(job: ImportJob, *, user: Any, mapping: dict[str, str],
-                       owner: str = "") -> ImportJob:
+                       owner: str = "", values: dict[str, dict[str, str]] | None = None,
+                       preset: str = "") -> ImportJob:
     """Save the person's column choices (column → field, ``external_id`` for the key column,
-    "" to leave a column out); every problem is reported at once, by column."""
+    "" to leave a column out) and what the picklists' unknown values become (column → {value:
+    choice}, see ``import_values``); every problem is reported at once, by column."""
     _require_editable(job)
-    allowed = {name for name, _label in fields_for(job.object_type)}
+    if preset:
+        return _set_preset(job, user=user, preset=preset)
+    allowed = {name for name, _label in fields_offered(job.object_type, user)}
     if policy.sees_all(user):
         allowed.add(KEY)
     errors: dict[str, list[str]] = {}
@@ -287,14 +372,32 @@ def import_set_mapping(job: ImportJob, *, user: Any, mapping: dict[str, str],
         clean[column] = field
     if not errors and not [f for f in clean.values() if f and f != KEY]:
         errors["__all__"] = [_("Choose a field for at least one column.")]
+    decisions, value_errors = import_values.clean_decisions(job, clean, values or {})
+    for column, problems in value_errors.items():
+        errors.setdefault(column, []).extend(problems)
+    if import_values.OWNER in clean.values() and owner == "me":
+        errors["__all__"] = [_("The owner is read from a column: choose “By the owner "
+                               "column” as the owner of the new records, or leave that "
+                               "column out.")]
     if errors:
         raise ValidationFailed(_("The mapping is not valid."), fields=errors)
     key = next((c for c, f in clean.items() if f == KEY), "")
     owner = "me" if not policy.sees_all(user) or owner == "me" else ""
     job.mapping = clean
-    job.options = {"key": key, "owner": owner}
+    job.options = {"key": key, "owner": owner, "values": decisions}  # no ready-made mapping
     job.dry_run = None
     job.save(update_fields=["mapping", "options", "dry_run"])
+    return job
+
+
+def _set_preset(job: ImportJob, *, user: Any, preset: str) -> ImportJob:
+    """Read the file with a ready-made mapping (the columns chosen stay, unused)."""
+    if preset not in dict(presets_for(job)) or not policy.sees_all(user):
+        raise ValidationFailed(_("The mapping is not valid."), fields={
+            "preset": [_("This ready-made mapping does not fit this file.")]})
+    job.options = {**job.options, "preset": preset, "owner": ""}
+    job.dry_run = None
+    job.save(update_fields=["options", "dry_run"])
     return job
 
 
@@ -309,12 +412,20 @@ def _toml(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _field_spec(model: type[models.Model], name: str, column: str) -> str:
+def _field_spec(job: ImportJob, model: type[models.Model], name: str, column: str) -> str:
     """One mapping line's value: the column, with the parsing its field needs (French
-    numbers and dates, yes/no), and for a picklist its labels in every language."""
+    numbers and dates, yes/no), and for a picklist its labels in every language and what
+    the person chose for the values it does not know."""
+    table = import_values.value_map(job, column, name)
+    if name == import_values.OWNER:  # a user by name or e-mail; an unknown one is refused
+        return (f"{{ source = {_toml(column)}, transforms = [\"strip\"], "
+                f"map = {_toml_table(table)}, unknown = \"error\" }}")
     f = _model_field(model, name.removesuffix("_external_id") + "_id"
                      if name.endswith("_external_id") else name)
-    if f is None:
+    if f is None or name in SPECS[_spec_name(model)].inputs:
+        if table:  # a deal's stage, pipeline or lost reason, by name
+            return (f"{{ source = {_toml(column)}, transforms = [\"strip\"], "
+                    f"map = {_toml_table(table)}, unknown = \"keep\" }}")
         return _toml(column)
     steps: list[str] = []
     if isinstance(f, models.ForeignKey) and not name.endswith("_external_id"):
@@ -334,16 +445,8 @@ def _field_spec(model: type[models.Model], name: str, column: str) -> str:
     parts = [f"source = {_toml(column)}"]
     if steps:
         parts.append("transforms = [" + ", ".join(_toml(s) for s in steps) + "]")
-    if f.choices and not isinstance(f, models.BooleanField):
-        table: dict[str, str] = {}
-        for value, _label in f.flatchoices:
-            table.setdefault(str(value).strip().casefold(), str(value))
-        for code, _name in settings.LANGUAGES:
-            with translation.override(code):
-                for value, label in f.flatchoices:
-                    table.setdefault(str(label).strip().casefold(), str(value))
-        pairs = ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in table.items() if k)
-        parts.append(f"map = {{ {pairs} }}")
+    if table:
+        parts.append(f"map = {_toml_table(table)}")
         parts.append('unknown = "keep"')  # the field's own check names the bad value
     if name.endswith("_external_id"):
         fks = SPECS[_spec_name(model)].external_fks
@@ -351,12 +454,21 @@ def _field_spec(model: type[models.Model], name: str, column: str) -> str:
     return "{ " + ", ".join(parts) + " }"
 
 
+def _toml_table(table: dict[str, Any]) -> str:
+    pairs = ", ".join(f"{_toml(k)} = {v if isinstance(v, int) else _toml(str(v))}"
+                      for k, v in table.items())
+    return f"{{ {pairs} }}"
+
+
 def _spec_name(model: type[models.Model]) -> str:
     return next(name for name, spec in SPECS.items() if spec.model is model)
 
 
 def mapping_toml(job: ImportJob) -> str:
-    """The sync mapping of this import, generated from the chosen columns."""
+    """The sync mapping of this import, generated from the chosen columns (or the
+    ready-made one chosen)."""
+    if job.options.get("preset"):
+        return preset_toml(job)
     model = SPECS[job.object_type].model
     key = job.options.get("key") or ""
     # A key column loads rows by their id in a shared "import" system (importing the file
@@ -377,7 +489,8 @@ def mapping_toml(job: ImportJob) -> str:
     lines += ["", "[streams.rows.fields]"]
     for column, name in job.mapping.items():
         if name and name != KEY and name not in resolved:
-            lines.append(f"{name} = {_field_spec(model, name, column)}")
+            field = "owner_id" if name == import_values.OWNER else name
+            lines.append(f"{field} = {_field_spec(job, model, name, column)}")
     if resolved & {import_keys.ACCOUNT_SIREN, import_keys.ACCOUNT_NAME,
                    import_keys.ACCOUNT_EXT}:
         lines.append(f"account_id = {{ source = {_toml(import_keys.ACCOUNT_ID_COLUMN)}, "
@@ -430,10 +543,10 @@ def import_audit(job: ImportJob, *, user: Any) -> dict[str, Any]:
     overrides = {column: (field if field in audited else "")
                  for column, field in job.mapping.items()}
     try:
-        with job.file.open("rb") as f:
-            content = f.read()
-        report = audit_file(content, filename=job.filename, object_type=job.object_type,
-                            user=user, mapping=overrides).as_dict()
+        with job.file.open("rb") as f:  # read as a stream: the file is never held whole
+            report = audit_file(f, filename=job.filename, object_type=job.object_type,
+                                user=user, mapping=overrides,
+                                items_limit=AUDIT_ITEMS).as_dict()
     except AuditError as exc:
         return {"error": exc.message}
     for part in ("duplicates_in_file", "duplicates_in_base"):
@@ -483,10 +596,15 @@ def import_run_start(job: ImportJob, *, user: Any) -> SyncRun:
 
 def import_dry_run_execute(run: SyncRun) -> SyncRun:
     """Apply the file in a transaction rolled back at the end, keeping each row's outcome
-    (``details["rows"]``): what the real run would do, row by row."""
+    (``details["rows"]``): what the real run would do, row by row.
+
+    The counts cover every row; the outcomes kept are the first ``ROWS_KEPT`` refused rows
+    and the first ``ROWS_KEPT`` others, by line (memory stays flat on a large file, and the
+    refused rows of its end are still shown)."""
     run = claim_run(run)
     connection = run.connection
     total = Counts()
+    kept = _KeptRows(ROWS_KEPT)
     rows: list[dict[str, Any]] = []
     status, category, message = SyncRun.Status.SUCCEEDED, "", ""
     job = ImportJob.objects.filter(connection=connection).first()
@@ -505,17 +623,18 @@ def import_dry_run_execute(run: SyncRun) -> SyncRun:
                     for batch in batched(stream.read(None), connection.batch_size, "rows"):
                         total.add(apply_batch(run, connection, "rows", loaders, batch))
                         for loader in loaders:
-                            rows.extend(_row_outcomes(loader, batch.records))
+                            kept.extend(_row_outcomes(loader, batch.records))
                             loader.outcomes.clear()
+                        del batch  # its records go before the next batch is read
                     raise _DryRunRollback
             except _DryRunRollback:
                 pass
         finally:
             connector.close()
         if job is not None and import_keys.uses_locators(job):
-            refused = _refused_by_keys(job, loaders[0] if loaders else None)
-            total.quarantined += len(refused)
-            rows = sorted(rows + refused, key=lambda row: row["line"])
+            total.quarantined += kept.extend(
+                _refused_by_keys(job, loaders[0] if loaders else None))
+        rows = kept.rows()
     except SyncError as exc:
         status, category, message = SyncRun.Status.FAILED, exc.category, exc.message
     except Exception as exc:  # a bug or a broken file: the run says so, the log has more
@@ -524,9 +643,42 @@ def import_dry_run_execute(run: SyncRun) -> SyncRun:
         message = _("Unexpected error: %(error)s") % {"error": exc}
     SyncRun.objects.filter(pk=run.pk).update(
         status=status, finished_at=timezone.now(), error_category=category,
-        error_message=message, details={"rows": rows[:ROWS_KEPT]}, **total.as_dict())
+        error_message=message, details={"rows": rows}, **total.as_dict())
     run.refresh_from_db()
     return run
+
+
+class _KeptRows:
+    """The dry run's row outcomes worth keeping: the ``limit`` refused and the ``limit``
+    other rows of the lowest lines, in any order given (the file's rows come in order, the
+    rows the natural keys refused after them)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.refused: list[dict[str, Any]] = []
+        self.others: list[dict[str, Any]] = []
+
+    def extend(self, rows: list[dict[str, Any]]) -> int:
+        """Keep what ranks among ``rows``; returns how many rows were given."""
+        n = 0
+        for row in rows:
+            n += 1
+            kept = self.refused if row["status"] == "refused" else self.others
+            kept.append(row)
+            if len(kept) >= 2 * self.limit:  # cut back (a stable sort: ties keep their order)
+                kept.sort(key=_by_line)
+                del kept[self.limit:]
+        return n
+
+    def rows(self) -> list[dict[str, Any]]:
+        for kept in (self.refused, self.others):
+            kept.sort(key=_by_line)
+            del kept[self.limit:]
+        return sorted(self.refused + self.others, key=_by_line)
+
+
+def _by_line(row: dict[str, Any]) -> int:
+    return int(row["line"])
 
 
 def _row_outcomes(loader: Loader, records: list[Any]) -> list[dict[str, Any]]:
@@ -622,9 +774,12 @@ def execute_import_dry_run(run_id: int) -> str:
 # --- Results --------------------------------------------------------------------------------
 
 def refused_rows(job: ImportJob) -> QuerySet[QuarantinedRecord]:
-    if job.run_id is None:
+    """The import's rows still refused: a row corrected and replayed leaves the list, one
+    refused again stays (its replay run is another run of the import's connection)."""
+    if job.run_id is None or job.connection_id is None:
         return QuarantinedRecord.objects.none()
-    return QuarantinedRecord.objects.filter(run_id=job.run_id).order_by("id")
+    return QuarantinedRecord.objects.filter(connection_id=job.connection_id,
+                                            status=QuarantinedRecord.Status.OPEN).order_by("id")
 
 
 def refused_rows_csv(job: ImportJob) -> str:

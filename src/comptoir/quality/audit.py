@@ -59,18 +59,22 @@ may see (no user: the whole base, as for ``candidates(user=None)``).
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
+import os
 import re
 import time
 import zipfile
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from datetime import time as dtime
 from functools import lru_cache
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -282,21 +286,42 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def _decode(content: bytes) -> tuple[str, str]:
-    if content.startswith(b"\xef\xbb\xbf"):
-        return content[3:].decode("utf-8", errors="replace"), "utf-8-sig"
-    if content.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
-        return content.decode("utf-16"), "utf-16"
-    if b"\x00" in content[:4096]:
+_CHUNK = 1 << 20  # bytes read at a time: the file is never held decoded whole
+
+
+def _valid_as(f: IO[bytes], encoding: str) -> bool:
+    """Whether the whole stream decodes as ``encoding``, read a chunk at a time."""
+    f.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        while chunk := f.read(_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _encoding(f: IO[bytes]) -> tuple[str, str]:
+    """The text encoding of the stream and the error policy to read it with: a BOM says it;
+    else UTF-8 if the whole file is, else Windows-1252, else Latin-1."""
+    f.seek(0)
+    head = f.read(4096)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", "replace"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
+        return "utf-16", "strict"
+    if b"\x00" in head:
         raise AuditError(_("This is not a text file (CSV) nor an XLSX workbook."))
-    try:
-        return content.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return content.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:
-        return content.decode("latin-1"), "latin-1"
+    for encoding in ("utf-8", "cp1252"):
+        if _valid_as(f, encoding):
+            return encoding, "strict"
+    return "latin-1", "strict"
+
+
+def _text(f: IO[bytes], encoding: str, errors: str) -> io.TextIOWrapper:
+    f.seek(0)
+    return io.TextIOWrapper(f, encoding=encoding, errors=errors, newline="")
 
 
 def _delimiter(text: str) -> str:
@@ -352,12 +377,25 @@ def _with_header(rows: Iterator[tuple[int, list[str]]], **info: Any) -> Table:
     raise AuditError(_("The file is empty: no header row and no data."))
 
 
-def _csv_table(content: bytes) -> Table:
-    text, encoding = _decode(content)
-    if not text.strip():
+def _csv_table(f: IO[bytes], close: Callable[[], None]) -> Table:
+    """The CSV as a stream of rows, decoded as it is read (memory does not grow with the
+    file); ``close`` is called once the rows are read, or left."""
+    encoding, errors = _encoding(f)
+    peek = _text(f, encoding, errors)
+    try:
+        sample = peek.read(65536)
+        blank = not sample.strip()
+        while blank and (more := peek.read(65536)):
+            blank = not more.strip()
+    except UnicodeDecodeError as exc:
+        raise _undecodable(encoding) from exc
+    finally:
+        peek.detach()
+    if blank:
         raise AuditError(_("The file is empty: no header row and no data."))
-    delimiter = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    delimiter = _delimiter(sample)
+    text = _text(f, encoding, errors)
+    reader = csv.reader(text, delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, list[str]]]:
         try:
@@ -366,14 +404,26 @@ def _csv_table(content: bytes) -> Table:
         except csv.Error as exc:
             raise AuditError(_("The CSV file is malformed near row %(row)s: %(error)s")
                              % {"row": reader.line_num, "error": exc}) from exc
+        except UnicodeDecodeError as exc:
+            raise _undecodable(encoding) from exc
+        finally:
+            with contextlib.suppress(ValueError):  # the caller's file closed already
+                text.detach()
+            close()
 
     return _with_header(rows(), encoding=encoding, delimiter=delimiter)
 
 
-def _check_archive(content: bytes) -> None:
+def _undecodable(encoding: str) -> AuditError:
+    return AuditError(_("This file cannot be read as %(encoding)s text: save it again as "
+                        "CSV UTF-8.") % {"encoding": encoding})
+
+
+def _check_archive(f: IO[bytes]) -> None:
     """Refuse a workbook that would unpack too far (a zip bomb) before parsing anything."""
     try:
-        check_zip_archive(io.BytesIO(content),
+        f.seek(0)
+        check_zip_archive(f,
                           max_bytes=settings.COMPTOIR_IMPORT_MAX_UNCOMPRESSED_BYTES,
                           max_ratio=settings.COMPTOIR_IMPORT_MAX_COMPRESSION_RATIO)
     except ArchiveTooLarge as exc:
@@ -387,12 +437,13 @@ def _check_archive(content: bytes) -> None:
             "it as CSV.") % {"size": f"{exc.limit / 1_000_000:.1f}"}) from None
 
 
-def _xlsx_table(content: bytes, sheet: str | None) -> Table:
+def _xlsx_table(f: IO[bytes], sheet: str | None, close: Callable[[], None]) -> Table:
     import openpyxl
 
-    _check_archive(content)
+    _check_archive(f)
+    f.seek(0)
     try:
-        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        book = openpyxl.load_workbook(f, read_only=True, data_only=True)
     except Exception as exc:  # zip, XML, missing parts: openpyxl raises many kinds
         raise AuditError(_("This workbook cannot be read (%(error)s). Save it again as .xlsx "
                            "or export it as CSV.") % {"error": type(exc).__name__}) from exc
@@ -415,23 +466,58 @@ def _xlsx_table(content: bytes, sheet: str | None) -> Table:
                              % {"error": type(exc).__name__}) from exc
         finally:
             book.close()
+            close()
 
     return _with_header(rows(), sheet=ws.title)
 
 
-def read_table(content: bytes, filename: str = "", *, sheet: str | None = None) -> Table:
-    """Open ``content`` as XLSX (by its zip signature) or CSV (anything textual)."""
-    if not content or not content.strip():
-        raise AuditError(_("The file is empty: no header row and no data."))
-    if content.startswith(b"PK\x03\x04"):
-        return _xlsx_table(content, sheet)
-    if content.startswith(b"\xd0\xcf\x11\xe0"):
-        raise AuditError(_("Old Excel files (.xls) are not read: save it as .xlsx or CSV."))
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        raise AuditError(_("This file is named .xlsx but is not an Excel workbook."))
-    if content.startswith(b"%PDF"):
-        raise AuditError(_("This is not a text file (CSV) nor an XLSX workbook."))
-    return _csv_table(content)
+Source = bytes | str | os.PathLike[str] | IO[bytes]
+
+
+def read_table(content: Source, filename: str = "", *, sheet: str | None = None) -> Table:
+    """Open ``content`` (bytes, a path or a seekable binary file) as XLSX (by its zip
+    signature) or CSV (anything textual), read as a stream: a file given by its path or as
+    a file is never held whole in memory. A file this opens is closed once its rows are
+    read (``Table.rows`` closed)."""
+    if isinstance(content, bytes | bytearray):
+        f: IO[bytes] = io.BytesIO(content)  # shares the bytes' buffer: no copy
+        opened = False
+    elif isinstance(content, str | os.PathLike):
+        f, opened = open(content, "rb"), True  # noqa: SIM115 (closed with the rows)
+    else:
+        f, opened = content, False
+
+    def close() -> None:
+        if opened:
+            f.close()
+
+    try:
+        f.seek(0)
+        head = f.read(4096)
+        if _blank(f, head):
+            raise AuditError(_("The file is empty: no header row and no data."))
+        if head.startswith(b"PK\x03\x04"):
+            return _xlsx_table(f, sheet, close)
+        if head.startswith(b"\xd0\xcf\x11\xe0"):
+            raise AuditError(_("Old Excel files (.xls) are not read: save it as .xlsx or CSV."))
+        if filename.lower().endswith((".xlsx", ".xlsm")):
+            raise AuditError(_("This file is named .xlsx but is not an Excel workbook."))
+        if head.startswith(b"%PDF"):
+            raise AuditError(_("This is not a text file (CSV) nor an XLSX workbook."))
+        return _csv_table(f, close)
+    except BaseException:
+        close()
+        raise
+
+
+def _blank(f: IO[bytes], head: bytes) -> bool:
+    """Nothing but white space (as ``bytes.strip`` sees it) from the start to the end."""
+    chunk = head
+    while chunk:
+        if chunk.strip():
+            return False
+        chunk = f.read(_CHUNK)
+    return True
 
 
 # --- Checks ---------------------------------------------------------------------------------
@@ -573,22 +659,39 @@ class AuditReport:
         return int(self.data["rows"])
 
 
-def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = None,
+def audit_file(content: Source, *, filename: str, object_type: str, user: Any = None,
                mapping: Mapping[str, str] | str | None = None, sheet: str | None = None,
-               limit_examples: int = DEFAULT_EXAMPLES, check_base: bool = True) -> AuditReport:
-    """Audit ``content`` (CSV or XLSX bytes) as records of ``object_type``; nothing is written.
+               limit_examples: int = DEFAULT_EXAMPLES, check_base: bool = True,
+               items_limit: int | None = None) -> AuditReport:
+    """Audit ``content`` (CSV or XLSX: bytes, a path or a seekable binary file, read as a
+    stream) as records of ``object_type``; nothing is written.
 
     ``user`` is who asks: duplicates against the base name only records they may see (no
-    user: the whole base, for a system or command-line run). Raises :class:`AuditError` with a
-    readable message when the file or the mapping cannot be used.
+    user: the whole base, for a system or command-line run). ``items_limit`` keeps only the
+    first pairs and rows of the two duplicate sections (their counts still cover every row):
+    a caller showing a few needs not hold, nor explain, thousands. Raises
+    :class:`AuditError` with a readable message when the file or the mapping cannot be used.
     """
     if object_type not in OBJECT_TYPES:
         raise AuditError(_("Choose account, contact or lead."))
-    max_rows = int(settings.COMPTOIR_AUDIT_MAX_ROWS)
-    truncated = False
     started = time.perf_counter()
     overrides = parse_mapping(mapping) if isinstance(mapping, str) else dict(mapping or {})
     table = read_table(content, filename, sheet=sheet)
+    try:
+        return _audit_table(table, filename=filename, object_type=object_type, user=user,
+                            overrides=overrides, limit_examples=limit_examples,
+                            check_base=check_base, items_limit=items_limit, started=started)
+    finally:
+        close = getattr(table.rows, "close", None)
+        if close is not None:
+            close()  # a file or workbook left before its end is closed now
+
+
+def _audit_table(table: Table, *, filename: str, object_type: str, user: Any,
+                 overrides: Mapping[str, str], limit_examples: int, check_base: bool,
+                 items_limit: int | None, started: float) -> AuditReport:
+    max_rows = int(settings.COMPTOIR_AUDIT_MAX_ROWS)
+    truncated = False
     mapped = map_columns(object_type, table.columns, overrides)
     if not mapped.fields:
         raise AuditError(
@@ -608,11 +711,15 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
     skip = frozenset({"no_duplicate"} | (
         {"contact"} if object_type == "account" and not has_contacts else set()))
     prof = {name: _Profile() for name in profile_names}
+    # Kept for every row, as compact as the in-file search allows: its features, number,
+    # label and counted name. The rows themselves are checked against the base a chunk at a
+    # time (``BASE_CHUNK``) and let go.
     feats: list[Features] = []
-    row_numbers: list[int] = []
+    row_numbers = array("l")
     labels: list[str] = []
     freq_names: list[str] = []
     base_rows: list[Mapping[str, Any]] = []
+    base = _BaseFound(object_type, user, items_limit)
     empty_rows = 0
     t_checks = 0.0
     gaps_seen: dict[tuple[Any, ...], dict[str, list[profiles.Gap]]] = {}
@@ -684,25 +791,29 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
         t_checks += time.perf_counter() - t0
         matched = _match_data(object_type, match)
         feats.append(spec.features(matched))
-        base_rows.append(matched)
         row_numbers.append(number)
         labels.append(_row_label(object_type, data))
         if source.freq_field:
             freq_names.append(source.freq_value(data))
-    close = getattr(table.rows, "close", None)
-    if close is not None:
-        close()  # a workbook left before its end is closed now
-    t_read = time.perf_counter() - started - t_checks
+        if check_base:
+            base_rows.append(matched)
+            if len(base_rows) >= BASE_CHUNK:
+                base.add(base_rows, row_numbers, labels)
+                base_rows = []
+    if base_rows:
+        base.add(base_rows, row_numbers, labels)
+        base_rows = []
+    t_base = base.seconds
+    t_read = time.perf_counter() - started - t_checks - t_base
     rows = len(feats)
     warnings = [_("The file has more than %(n)d rows; only the first %(n)d were audited.")
                 % {"n": max_rows}] if truncated else []
 
     t1 = time.perf_counter()
-    in_file = _file_pairs(object_type, feats, freq_names, row_numbers, labels)
+    in_file = _file_pairs(object_type, feats, freq_names, row_numbers, labels,
+                          items_limit=items_limit)
+    del feats, freq_names, labels  # the report's own structures from here on
     t_in_file = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    base = _base_matches(object_type, base_rows, user=user) if check_base else {}
-    t_base = time.perf_counter() - t2
 
     def pct(n: int) -> float:
         return round(100.0 * n / rows, 1) if rows else 0.0
@@ -743,10 +854,7 @@ def audit_file(content: bytes, *, filename: str, object_type: str, user: Any = N
         "duplicates_in_base": {
             "threshold": config.review, "sure": config.sure, "checked": check_base,
             "visibility": "user" if user is not None and not policy.sees_all(user) else "all",
-            "rows": len(base),
-            "sure_rows": sum(1 for found in base.values() if found and found[0]["sure"]),
-            "items": [{"row": row_numbers[i], "label": labels[i], "candidates": base[i]}
-                      for i in sorted(base)],
+            "rows": base.rows, "sure_rows": base.sure_rows, "items": base.items,
         },
         "timings": {"read": round(t_read, 2), "checks": round(t_checks, 2),
                     "in_file": round(t_in_file, 2), "base": round(t_base, 2),
@@ -765,8 +873,10 @@ def _match_data(object_type: str, data: Mapping[str, str]) -> Mapping[str, Any]:
 
 
 def _file_pairs(object_type: str, feats: list[Features], freq_names: list[str],
-                row_numbers: list[int], labels: list[str]) -> dict[str, Any]:
-    """Every pair of rows at or above the review threshold, with their reasons."""
+                row_numbers: Sequence[int], labels: list[str], *,
+                items_limit: int | None = None) -> dict[str, Any]:
+    """Every pair of rows at or above the review threshold, with their reasons (the first
+    ``items_limit`` pairs only, when given; the counts cover them all)."""
     spec, config = SPECS[object_type], match_config(object_type)
     if freq_names:
         assign_frequencies(feats, freq_names)
@@ -781,6 +891,9 @@ def _file_pairs(object_type: str, feats: list[Features], freq_names: list[str],
         return i
 
     for i, j in sorted(pairs):
+        parent[root(i)] = root(j)
+        if items_limit is not None and len(items) >= items_limit:
+            continue
         score, reasons = explain_pair(spec, config, feats[i], feats[j])
         shared = set(spec.keys(feats[i])) & set(spec.keys(feats[j]))
         items.append({"rows": [row_numbers[i], row_numbers[j]], "score": score,
@@ -788,14 +901,42 @@ def _file_pairs(object_type: str, feats: list[Features], freq_names: list[str],
                       "keys": sorted({key_kind(k) for k in shared}),
                       "labels": [labels[i], labels[j]],
                       "reasons": [{**r.as_dict(), "text": reason_text(r)} for r in reasons]})
-        parent[root(i)] = root(j)
     involved = {i for pair in pairs for i in pair}
-    return {"pairs": len(items), "rows": len(involved),
+    return {"pairs": len(pairs), "rows": len(involved),
             "groups": len({root(i) for i in involved}), "items": items}
 
 
+BASE_CHUNK = 5000  # rows checked against the base at once: the lookup's memory stays flat
+
+
+class _BaseFound:
+    """The duplicates-against-the-base section, filled a chunk of rows at a time."""
+
+    def __init__(self, object_type: str, user: Any, items_limit: int | None) -> None:
+        self.object_type, self.user, self.items_limit = object_type, user, items_limit
+        self.rows = self.sure_rows = 0
+        self.items: list[dict[str, Any]] = []
+        self.seconds = 0.0
+        self._done = 0  # rows checked so far (their position in the file's audited rows)
+
+    def add(self, chunk: list[Mapping[str, Any]], row_numbers: Sequence[int],
+            labels: Sequence[str]) -> None:
+        started = time.perf_counter()
+        room = None if self.items_limit is None else self.items_limit - len(self.items)
+        for position, candidates in sorted(_base_matches(
+                self.object_type, chunk, user=self.user, room=room).items()):
+            self.rows += 1
+            self.sure_rows += bool(candidates[0]["sure"])
+            if self.items_limit is None or len(self.items) < self.items_limit:
+                i = self._done + position
+                self.items.append({"row": row_numbers[i], "label": labels[i],
+                                   "candidates": candidates})
+        self._done += len(chunk)
+        self.seconds += time.perf_counter() - started
+
+
 def _base_matches(object_type: str, rows: list[Mapping[str, Any]], *,
-                  user: Any) -> dict[int, list[dict[str, Any]]]:
+                  user: Any, room: int | None = None) -> dict[int, list[dict[str, Any]]]:
     """Existing records that may duplicate each row: position → candidates, best first.
 
     :func:`dedupe.batch_candidates` does it for every row at once (a few hundred queries for
@@ -806,12 +947,22 @@ def _base_matches(object_type: str, rows: list[Mapping[str, Any]], *,
         rows = [{**r, "account_id": ""} for r in rows]
     found = batch_candidates(object_type, rows, min_score=match_config(object_type).review,
                              limit=BASE_LIMIT, user=user)
+    if room is not None:  # past the first ``room`` rows found, only whether the best is sure
+        shown = [p for p, candidates in enumerate(found) if candidates][:max(room, 0)]
+        out = {p: [{"sure": c[0].sure}] for p, c in enumerate(found) if c}
+        out.update(_base_items(object_type, {p: found[p] for p in shown}))
+        return out
+    return _base_items(object_type, dict(enumerate(found)))
+
+
+def _base_items(object_type: str, found: Mapping[int, Sequence[Any]]
+                ) -> dict[int, list[dict[str, Any]]]:
     return {position: [{
         "id": c.id, "name": _record_name(object_type, c.record), "score": c.score,
         "sure": c.sure, "keys": c.keys,
         "reasons": [{**r.as_dict(), "text": reason_text(r)} for r in c.reasons],
         "record": {k: v for k, v in c.record.items() if k not in ("id", "owner_id")},
-    } for c in candidates] for position, candidates in enumerate(found) if candidates}
+    } for c in candidates] for position, candidates in found.items() if candidates}
 
 
 def _record_name(object_type: str, record: Mapping[str, Any]) -> str:

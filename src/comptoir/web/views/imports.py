@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 from comptoir.access import policy
 from comptoir.core.errors import DomainError, Forbidden, ValidationFailed
-from comptoir.integration import import_undo
+from comptoir.integration import import_undo, import_values
 from comptoir.integration import imports as service
 from comptoir.integration.import_models import ImportJob
 from comptoir.integration.models import SyncRun
@@ -156,8 +156,17 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         chosen = {column: request.POST.get(f"col-{i}", "")
                   for i, column in enumerate(job.columns)}
         try:
+            preset = request.POST.get("preset", "")
             service.import_set_mapping(job, user=request.user, mapping=chosen,
-                                       owner=request.POST.get("owner", ""))
+                                       owner=request.POST.get("owner", ""),
+                                       values=_value_choices(request, job), preset=preset)
+            # a column newly mapped to a list: its values are shown first
+            if not preset and _values_to_review(request, job):
+                messages.warning(request, _("Some values of the file are not in the CRM's "
+                                            "lists: choose what each becomes, then check "
+                                            "again."))
+                return HttpResponseRedirect(reverse("web:import_detail", args=[job.pk])
+                                            + "#import-values-title")
             service.import_dry_run_start(job, user=request.user)
         except ValidationFailed as exc:
             errors = exc.fields or {"__all__": [exc.message]}
@@ -170,7 +179,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             return HttpResponseRedirect(reverse("web:import_detail", args=[job.pk]))
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "web/imports/_status.html", _status_context(request, job))
-    fields = service.fields_for(job.object_type)
+    fields = service.fields_offered(job.object_type, request.user)
     if policy.sees_all(request.user):
         fields = [(service.KEY, _("Id of the row in the source (re-import updates)")),
                   *fields]
@@ -182,9 +191,56 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "object": service.object_label(job.object_type), "columns": columns,
         "fields": fields, "form_errors": errors.get("__all__", []),
         "may_choose_owner": policy.sees_all(request.user),
+        "unknown_values": (_values_context(job, errors)
+                           if state_allows_mapping(job) and not job.options.get("preset")
+                           else []),
+        "presets": service.presets_for(job), "preset": job.options.get("preset", ""),
+        "preset_errors": errors.get("preset", []),
         "first_error": next((c["index"] for c in columns if c["errors"]), None),
         **_status_context(request, job),
     }, status=status)
+
+
+def state_allows_mapping(job: ImportJob) -> bool:
+    return service.import_state(job) in ("mapping", "checked", "check_failed")
+
+
+def _value_choices(request: HttpRequest, job: ImportJob) -> dict[str, dict[str, str]]:
+    """The choices made for the lists' unknown values: ``val-<column>-<n>`` beside the value
+    it is for, ``valname-<column>-<n>``."""
+    out: dict[str, dict[str, str]] = {}
+    for key in request.POST:
+        if not key.startswith("valname-"):
+            continue
+        value = request.POST.get(key, "")
+        try:
+            index = int(key.split("-")[1])
+            column = job.columns[index]
+        except (ValueError, IndexError):
+            continue
+        out.setdefault(column, {})[value] = request.POST.get("val-" + key[len("valname-"):],
+                                                             "")
+    return out
+
+
+def _values_to_review(request: HttpRequest, job: ImportJob) -> bool:
+    """Whether a mapped list column has unknown values the page did not show yet."""
+    shown = set(request.POST.getlist("values-shown"))
+    return any(str(item["index"]) not in shown and item["values"]
+               for item in import_values.unknown_values(job))
+
+
+def _values_context(job: ImportJob, errors: dict[str, list[str]]) -> list[dict[str, Any]]:
+    out = []
+    for item in import_values.unknown_values(job):
+        picklist = item["picklist"]
+        choices = list(picklist.choices)
+        if picklist.may_be_empty:
+            choices.append((import_values.EMPTY, _("Leave empty")))
+        out.append({**item, "field_label": picklist.label, "choices": choices,
+                    "rows_total": sum(v["rows"] for v in item["values"]),
+                    "errors": errors.get(item["column"], [])})
+    return out
 
 
 @login_required
