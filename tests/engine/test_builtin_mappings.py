@@ -39,9 +39,11 @@ def run(name: str, path: Path, **options: Any) -> dict[str, list[tuple[str, dict
 
 def test_every_builtin_mapping_is_valid() -> None:
     assert builtin_mappings() == [
-        "hubspot_contacts", "hubspot_deals", "odoo_leads", "odoo_opportunities", "odoo_partners",
-        "pipedrive_deals", "pipedrive_persons", "salesforce_accounts", "salesforce_contacts",
-        "salesforce_leads", "salesforce_opportunities", "tryton", "vcard_contacts"]
+        "hubspot_companies", "hubspot_contacts", "hubspot_deals", "hubspot_tickets", "odoo_leads",
+        "odoo_opportunities", "odoo_partners", "odoo_tickets", "pipedrive_activities",
+        "pipedrive_deals", "pipedrive_organizations", "pipedrive_persons", "salesforce_accounts",
+        "salesforce_cases", "salesforce_contacts", "salesforce_leads", "salesforce_opportunities",
+        "salesforce_tasks", "tryton", "vcard_contacts"]
     for name in builtin_mappings():
         assert mapping(name).streams
     with pytest.raises(ConfigError, match="No ready-made mapping 'sap'"):

@@ -9,12 +9,14 @@ and the next run resumes after the last committed cursor.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
@@ -93,12 +95,19 @@ def _checker(f: models.Field) -> Callable[[Any], Any]:
 
         return check_text
 
+    # A file's date-time without a zone is local time, as a form reads it (a naive one would
+    # fail the reminder's computation and be stored with a warning).
+    aware = isinstance(f, models.DateTimeField) and settings.USE_TZ
+
     def check(value: Any) -> Any:
         if value is None and not f.null:
             return "" if text else None
         if value in (None, ""):
             return value
-        return f.clean(value, None)
+        cleaned = f.clean(value, None)
+        if aware and isinstance(cleaned, dt.datetime) and timezone.is_naive(cleaned):
+            cleaned = timezone.make_aware(cleaned)
+        return cleaned
 
     return check
 
