@@ -107,7 +107,10 @@ def _columns(job: ImportJob) -> list[dict[str, Any]]:
 def _status_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
     state = service.import_state(job)
     context: dict[str, Any] = {"job": job, "state": state,
-                               "alive": state in ("checking", "running", "undoing")}
+                               "alive": state in ("checking", "running", "undoing"),
+                               "audit_invalid": sum(inv.get("count", 0) for inv in
+                                                    (job.audit or {}).get("invalid", []))}
+    labels = dict(service.fields_for(job.object_type)) if job.dry_run_id else {}
     dry = job.dry_run
     if dry is not None and dry.status not in (SyncRun.Status.PENDING, SyncRun.Status.RUNNING):
         rows = (dry.details or {}).get("rows") or []
@@ -117,6 +120,7 @@ def _status_context(request: HttpRequest, job: ImportJob) -> dict[str, Any]:
         page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
         context.update(show=show, rows_page=page, rows=[
             {**r, "label_status": STATUS_LABELS.get(r["status"], r["status"]),
+             "field_label": labels.get(r.get("field") or "", "") if r.get("field") else "",
              "tone": STATUS_TONES.get(r["status"], "neutral")} for r in page.object_list],
             filters=list(STATUS_LABELS.items()))
     run = job.run
@@ -234,10 +238,11 @@ def _values_context(job: ImportJob, errors: dict[str, list[str]]) -> list[dict[s
     out = []
     for item in import_values.unknown_values(job):
         picklist = item["picklist"]
-        choices = list(picklist.choices)
+        choices = [(code, label) for code, label in picklist.choices if code != ""]
         if picklist.may_be_empty:
             choices.append((import_values.EMPTY, _("Leave empty")))
-        out.append({**item, "field_label": picklist.label, "choices": choices,
+        out.append({**item, "field_label": picklist.label[:1].upper() + picklist.label[1:],
+                    "choices": choices,
                     "rows_total": sum(v["rows"] for v in item["values"]),
                     "errors": errors.get(item["column"], [])})
     return out
