@@ -85,9 +85,10 @@ def test_xlsx_list_export_neutralises_formulas_and_keeps_numbers(
     book = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = book.active
     cells = list(sheet.iter_rows(min_row=2))
-    # XML reads a carriage return back as a line feed: still behind the quote
-    assert sorted(r[0].value for r in cells) == sorted(_expected(raw).replace("\r", "\n")
-                                                       for raw in hostile.values())
+    # an XML parser may read a carriage return back as a line feed (with lxml installed it
+    # keeps it): either way still behind the quote
+    assert sorted(r[0].value.replace("\r", "\n") for r in cells) == sorted(
+        _expected(raw).replace("\r", "\n") for raw in hostile.values())
     assert {r[1].value for r in cells} == {"'=cmd|' /C calc'!A0"}
     for row in cells:
         for cell in row:

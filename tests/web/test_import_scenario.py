@@ -131,7 +131,8 @@ def test_two_thousand_messy_contacts_imported_fixed_and_undone(open_as: Any, per
     assert Contact.objects.count() == before[0] + ROWS - must_refuse
     assert Account.objects.count() == before[1]  # accounts found by name, none created
     job.refresh_from_db()
-    assert job.run is not None and job.run.quarantined == must_refuse
+    assert job.run is not None
+    assert job.run.quarantined == must_refuse
     # the picklist choice held: no contact has a civility outside the list
     assert set(Contact.objects.values_list("civility", flat=True)) <= {"M.", "Mme", ""}
     assert not Contact.objects.filter(email="pas-un-email").exists()
@@ -173,6 +174,7 @@ def test_two_thousand_messy_contacts_imported_fixed_and_undone(open_as: Any, per
 def test_other_crms_exports_with_their_shipped_mappings(open_as: Any, personas: Any,
                                                         tmp_path: Path) -> None:
     from playwright.sync_api import expect
+
     from test_crm_export_mappings import HS_CONTACTS, PD_DEALS, PD_PERSONS, STAGES
 
     f.pipeline(name="Ventes", stages=STAGES)
@@ -196,5 +198,6 @@ def test_other_crms_exports_with_their_shipped_mappings(open_as: Any, personas: 
     pont = Opportunity.objects.select_related("stage", "account", "contact").get(
         name="Pont élévateur")
     assert (pont.stage.name, pont.account.legal_name) == ("Proposition", "Garage Moreau")
-    assert pont.contact is not None and pont.contact.last_name == "Moreau"
+    assert pont.contact is not None
+    assert pont.contact.last_name == "Moreau"
     assert Contact.objects.filter(email="sophie@bernard.example").exists()

@@ -118,7 +118,33 @@ def _data(world: Any) -> dict[str, Any]:
     b = f.account(by=owner, legal_name="Dupont Conseil", **data)
     dedupe.dedupe_run("account")
     pair = DuplicatePair.objects.get(left_id=a.pk, right_id=b.pk)
-    return {"account": account, "pair": pair}
+    return {"account": account, "pair": pair, **_imports(p)}
+
+
+def _imports(p: Any) -> dict[str, Any]:
+    """An import waiting for its mapping (values the lists do not know) and one done."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from comptoir.integration import imports
+
+    def upload(name: str, text: str, kind: str) -> Any:
+        return imports.import_create(user=p.data_manager, object_type=kind,
+                                     upload=SimpleUploadedFile(name, text.encode("utf-8")))
+
+    f.account(by=p.owner, legal_name="Quincaillerie Centrale")
+    waiting = upload("contacts salon 2026.csv",
+                     "Civilité;Prénom;Nom;E-mail;Société;Propriétaire\n"
+                     "Mlle;Zoë;Lefèvre;zoe@exemple.fr;Quincaillerie Centrale;Olivia Owner\n"
+                     "Docteur;Noël;Martin;noel@exemple.fr;Quincaillerie Centrale;Jean Inconnu\n"
+                     "M.;Ørjan;Dupont;pas-un-email;Société Inconnue;\n", "contact")
+    done = upload("clients.csv", "Raison sociale;Code postal;Ville\n"
+                  "Menuiserie Capture;69002;Lyon\n;75011;Paris\n", "account")
+    dry = imports.import_dry_run_start(done, user=p.data_manager)
+    imports.execute_import_dry_run.call(dry.pk)
+    done.refresh_from_db()
+    run = imports.import_run_start(done, user=p.data_manager)
+    imports.execute_import_run.call(run.pk)
+    return {"import_waiting": waiting, "import_done": done}
 
 
 def _pages(world: Any, made: dict[str, Any]) -> list[tuple[str, Any, str]]:
@@ -134,6 +160,13 @@ def _pages(world: Any, made: dict[str, Any]) -> list[tuple[str, Any, str]]:
             ("board", p.owner, "/deals/board/"),
             ("merge", p.data_manager, f"/quality/pairs/{made['pair'].pk}/"),
             ("activity-form", p.owner, "/activities/new/?kind=meeting"),
+            ("import-mapping", p.data_manager, f"/imports/{made['import_waiting'].pk}/"),
+            ("import-result", p.data_manager, f"/imports/{made['import_done'].pk}/"),
+            ("import-refused", p.data_manager,
+             f"/imports/{made['import_done'].pk}/refused/"),
+            ("sirene", p.data_manager, "/quality/sirene/"),
+            ("calendar", p.owner, "/calendar/"),
+            ("mailbox", p.owner, "/mailbox/"),
             ("home-rep-dark", p.owner, "/")]
 
 

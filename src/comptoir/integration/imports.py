@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
 PREVIEW_ROWS = 5
-ROWS_KEPT = 5000  # dry-run outcomes stored per row (the counts cover every row)
+ROWS_KEPT = 5000  # dry-run rows kept: this many refused ones + this many others (counts: all)
 KEY = "external_id"  # the pseudo-field of the column holding each row's id in the source
 # The objects offered, in this order, when their bulk spec exists (read at each call: new
 # ones appear by themselves).
@@ -619,7 +619,7 @@ def import_dry_run_execute(run: SyncRun) -> SyncRun:
             loaders = [Loader(run, connection, mapping.system, m, user=run.requested_by,
                               dry_run=True, compare=True) for m in mapping.for_stream("rows")]
             try:
-                with transaction.atomic():
+                with _JournalsOnDisk(), transaction.atomic():
                     for batch in batched(stream.read(None), connection.batch_size, "rows"):
                         total.add(apply_batch(run, connection, "rows", loaders, batch))
                         for loader in loaders:
@@ -679,6 +679,27 @@ class _KeptRows:
 
 def _by_line(row: dict[str, Any]) -> int:
     return int(row["line"])
+
+
+class _JournalsOnDisk:
+    """SQLite keeps the journal of each batch's savepoint (nested in the dry run's one
+    transaction) in memory with ``temp_store=MEMORY``: a few tens of MB per batch. The dry
+    run puts it in a temporary file instead, then puts the setting back (SQLite changes it
+    outside a transaction only: inside one, as in tests, it stays as it is)."""
+
+    def __enter__(self) -> None:
+        self.db = transaction.get_connection()
+        self.before: int | None = None
+        if self.db.vendor == "sqlite" and not self.db.in_atomic_block:
+            with self.db.cursor() as cursor:
+                cursor.execute("PRAGMA temp_store")
+                self.before = int(cursor.fetchone()[0])
+                cursor.execute("PRAGMA temp_store = FILE")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.before is not None:
+            with self.db.cursor() as cursor:
+                cursor.execute(f"PRAGMA temp_store = {self.before}")
 
 
 def _row_outcomes(loader: Loader, records: list[Any]) -> list[dict[str, Any]]:

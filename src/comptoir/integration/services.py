@@ -624,6 +624,7 @@ def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMappin
                 stream.committed(batch.cursor)
             if progress is not None:
                 progress(name, total)
+            _yield_the_write_lock()
         start = time.perf_counter()
         keys = stream.existing_keys()
         reading[0] += time.perf_counter() - start
@@ -634,6 +635,19 @@ def _run_streams(run: SyncRun, connection: Connection, mapping: ConnectionMappin
                 counts.deleted += gone
                 total.deleted += gone
         per_stream[name] = counts.as_dict()
+
+
+# SQLite has one writer: between two batches of a long sync, others waiting to write (a sign-in,
+# a record saved, the worker) get the lock before the next batch takes it again. Their busy
+# handler retries every few tens of milliseconds, so a short pause is enough.
+WRITE_LOCK_PAUSE = 0.1  # seconds, after each committed batch, on SQLite only
+
+
+def _yield_the_write_lock() -> None:
+    from django.db import connection as db
+
+    if db.vendor == "sqlite" and not db.in_atomic_block and WRITE_LOCK_PAUSE:
+        time.sleep(WRITE_LOCK_PAUSE)
 
 
 def _tombstone_missing(loader: Loader, present_raw: set[str], prefix: str = "") -> int:

@@ -54,7 +54,12 @@ stable (``"version": 1``); fields may be added, none removed or renamed without 
 
 ``items`` of the in-file duplicates are every pair found, ordered by row numbers; the base
 candidates are at most ``BASE_LIMIT`` per row, best first, and only records the auditing user
-may see (no user: the whole base, as for ``candidates(user=None)``).
+may see (no user: the whole base, as for ``candidates(user=None)``). A caller may keep only
+the first items of both sections (``items_limit``); the counts still cover every row.
+
+The file is read as a stream (bytes, a path or an open file) and the rows are checked
+against the base ``BASE_CHUNK`` at a time: what is held for the whole file is each row's
+matching features, number and label, for the in-file duplicates.
 """
 
 from __future__ import annotations
@@ -720,6 +725,7 @@ def _audit_table(table: Table, *, filename: str, object_type: str, user: Any,
     freq_names: list[str] = []
     base_rows: list[Mapping[str, Any]] = []
     base = _BaseFound(object_type, user, items_limit)
+    shared: dict[Any, Any] = {}
     empty_rows = 0
     t_checks = 0.0
     gaps_seen: dict[tuple[Any, ...], dict[str, list[profiles.Gap]]] = {}
@@ -790,7 +796,7 @@ def _audit_table(table: Table, *, filename: str, object_type: str, user: Any,
                     for g in found]})
         t_checks += time.perf_counter() - t0
         matched = _match_data(object_type, match)
-        feats.append(spec.features(matched))
+        feats.append(_shared(spec.features(matched), shared))
         row_numbers.append(number)
         labels.append(_row_label(object_type, data))
         if source.freq_field:
@@ -861,6 +867,26 @@ def _audit_table(table: Table, *, filename: str, object_type: str, user: Any,
                     "total": round(time.perf_counter() - started, 2)},
     }
     return AuditReport(report)
+
+
+_SHARED = ("city", "postcode", "domain", "street", "street_no")
+SHARED_LIMIT = 50_000  # distinct values held for sharing
+
+
+def _shared(f: Features, shared: dict[Any, Any]) -> Features:
+    """``f`` with its often repeated values (cities, postcodes, domains, streets) shared with
+    the rows before: one string each instead of one per row, for the whole file's features
+    are held until the in-file duplicates are searched."""
+    room = len(shared) < SHARED_LIMIT
+    for name in _SHARED:
+        value = getattr(f, name)
+        if value:
+            found = shared.get(value)
+            if found is not None:
+                setattr(f, name, found)
+            elif room:
+                shared[value] = value
+    return f
 
 
 def _match_data(object_type: str, data: Mapping[str, str]) -> Mapping[str, Any]:
