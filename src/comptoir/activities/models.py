@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -50,6 +52,10 @@ class Activity(CustomFieldsModel):
             models.Index(fields=["owner", "done", "due_at"], name="activity_agenda"),
             models.Index(fields=["account", "start_at"], name="activity_account_time"),
             models.Index(fields=["created_at", "id"], name="activity_created_id"),
+            # the calendar: one person's (or a team's) activities in a week or a month, by
+            # their start (meetings, calls) or, without one, their due date (tasks)
+            models.Index(fields=["owner", "start_at"], name="activity_owner_start"),
+            models.Index(fields=["owner", "due_at"], name="activity_owner_due"),
             # the reminder job: WHERE remind_at <= now AND reminded_at IS NULL AND NOT done
             models.Index(fields=["remind_at"], name="activity_reminder_due",
                          condition=Q(reminded_at__isnull=True, done=False)),
@@ -57,3 +63,31 @@ class Activity(CustomFieldsModel):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class CalendarFeedToken(models.Model):
+    """The secret of a user's private iCalendar feed URL (``/calendar/feed/<token>.ics``).
+
+    Calendar apps cannot sign in, so the URL itself is the credential: only its SHA-256 is
+    stored (as for API tokens), the URL is shown once, and revoking it ends the feed for every
+    app subscribed to it. One active token per user: a new one revokes the previous.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
+                             on_delete=models.CASCADE, related_name="calendar_feed_tokens")
+    prefix = models.CharField(max_length=12, help_text=_("First characters, to recognise it."))
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed link")
+        verbose_name_plural = _("calendar feed links")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()

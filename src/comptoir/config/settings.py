@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "comptoir.sirene",
     "comptoir.search",
     "comptoir.feeds",
+    "comptoir.mail",
+    "comptoir.mailbox",
     "comptoir.web",
     "django_htmx",
     "ninja",  # the API docs' Swagger UI from the package's static files, not from a CDN
@@ -254,7 +256,12 @@ COMPTOIR_PERIODIC_JOBS = [
     "comptoir.quality.promotion.promotions_due",
     "comptoir.core.backup.backup_due",
     "comptoir.core.health.integrity_due",
+    "comptoir.mailbox.services.mailboxes_due",
 ]
+# Mailbox logging: minutes between two fetches of a mailbox, and the address people put in
+# BCC (or forward to) so a message sent from any mail client is logged too.
+COMPTOIR_MAILBOX_INTERVAL = env_int("COMPTOIR_MAILBOX_INTERVAL", 5)
+COMPTOIR_LOG_ADDRESS = env_str("COMPTOIR_LOG_ADDRESS", "")
 
 # Seconds between two rounds of the periodic jobs in `comptoir worker`.
 COMPTOIR_SCHEDULER_INTERVAL = env_int("COMPTOIR_SCHEDULER_INTERVAL", 20)
@@ -265,6 +272,28 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
+
+# --- Outgoing mail (comptoir.mail) -------------------------------------------------------------
+# The company's SMTP relay. An empty COMPTOIR_SMTP_HOST means mail is not configured: composing
+# says so, and `comptoir doctor` warns. USE_TLS is STARTTLS (port 587), USE_SSL implicit TLS
+# (port 465). Mail goes out From "<the user's name> <DEFAULT_FROM_EMAIL>", Reply-To the user.
+EMAIL_BACKEND = env_str("COMPTOIR_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("COMPTOIR_SMTP_HOST", "")
+EMAIL_PORT = env_int("COMPTOIR_SMTP_PORT", 587)
+EMAIL_HOST_USER = env_str("COMPTOIR_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("COMPTOIR_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("COMPTOIR_SMTP_USE_TLS", EMAIL_PORT == 587)
+EMAIL_USE_SSL = env_bool("COMPTOIR_SMTP_USE_SSL", EMAIL_PORT == 465)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("COMPTOIR_SMTP_USE_TLS and COMPTOIR_SMTP_USE_SSL exclude each other")
+EMAIL_TIMEOUT = env_int("COMPTOIR_SMTP_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("COMPTOIR_SMTP_FROM", "comptoir@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# One message's attachments (files and the quote PDF) in all; send attempts before giving up.
+COMPTOIR_MAIL_MAX_ATTACHMENT_BYTES = env_int("COMPTOIR_MAIL_MAX_ATTACHMENT_BYTES",
+                                             20 * 1024 * 1024)
+COMPTOIR_MAIL_MAX_ATTEMPTS = env_int("COMPTOIR_MAIL_MAX_ATTEMPTS", 8)
+COMPTOIR_PERIODIC_JOBS += ["comptoir.mail.services.mail_due"]  # lost or stuck sends
 
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from comptoir.core.models import CustomFieldsModel
@@ -269,6 +270,9 @@ class Contact(CustomFieldsModel):
             models.Index(fields=["account", "last_name"], name="contact_account_name"),
             # lists sorted by name: the first page is read off the index, not a sort of 2M rows
             models.Index(fields=["last_name", "id"], name="contact_name_id"),
+            # a mailbox's addresses are looked up case aside, a batch at a time
+            models.Index(Lower("email"), name="contact_email_lower"),
+            models.Index(Lower("email_secondary"), name="contact_email2_lower"),
         ]
 
     def __str__(self) -> str:
@@ -330,7 +334,8 @@ class Lead(CustomFieldsModel):
         verbose_name = _("lead")
         verbose_name_plural = _("leads")
         indexes = [models.Index(fields=["owner", "status"], name="lead_owner_status"),
-                   models.Index(fields=["created_at", "id"], name="lead_created_id")]
+                   models.Index(fields=["created_at", "id"], name="lead_created_id"),
+                   models.Index(Lower("email"), name="lead_email_lower")]
 
     def __str__(self) -> str:
         person = f"{self.first_name} {self.last_name}".strip()

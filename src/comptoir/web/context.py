@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("lead_list", _("Leads"), ("lead",), "leads"),
     NavItem("board", _("Deals"), ("board", "opportunity"), "deals"),
     NavItem("activity_list", _("Activities"), ("activity", "log"), "activities"),
+    NavItem("calendar", _("Calendar"), ("calendar",), "meeting"),
     NavItem("case_list", _("Cases"), ("case",), "cases"),
     NavItem("product_list", _("Catalogue"), ("product",), "catalogue"),
     NavItem("document_list", _("Documents"), ("document", "quote"), "documents"),

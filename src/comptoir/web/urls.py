@@ -9,6 +9,7 @@ from django.urls import include, path
 from .views import (
     auth,
     board,
+    calendar,
     connections,
     feeds,
     forms,
@@ -16,6 +17,8 @@ from .views import (
     imports,
     kanban,
     lists,
+    mail,
+    mailbox,
     quality,
     quality_audit,
     quality_issues,
@@ -38,6 +41,7 @@ urlpatterns = [
     path("", include(module)) for module in (
         auth, home, lists, board, kanban, quotes, forms, records, search, feeds, connections,
         settings, quality, quality_audit, quality_sirene, quality_promotion, quality_issues,
-        record_edit, recycle, site, imports, setup, quarantine,
+        record_edit, recycle, site, imports, setup, quarantine, calendar, mailbox,
+        mail,
     )
 ]

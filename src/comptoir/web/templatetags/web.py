@@ -110,3 +110,14 @@ def object_url(obj: Any) -> str:
 @register.filter
 def get_item(mapping: Any, key: Any) -> Any:
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def mail_status(value: Any) -> str:
+    """An e-mail's status code in words ("sent" → "Envoyé")."""
+    from comptoir.mail.models import OutgoingEmail
+
+    try:
+        return str(OutgoingEmail.Status(value).label)
+    except ValueError:
+        return str(value or "")

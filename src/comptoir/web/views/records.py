@@ -422,6 +422,18 @@ def activity_when() -> Coalesce:
                     F("created_at"))
 
 
+def with_email_status(qs: Any) -> Any:
+    """An e-mail sent from the CRM shows its status (sent, failed…) in the timeline: read in
+    the same query, not one more per page."""
+    from django.db.models import OuterRef, Subquery
+
+    from comptoir.mail.models import OutgoingEmail
+
+    sent = OutgoingEmail.objects.filter(activity=OuterRef("pk")).order_by("-pk")
+    return qs.annotate(email_id=Subquery(sent.values("pk")[:1]),
+                       email_status=Subquery(sent.values("status")[:1]))
+
+
 def timeline_items(user: Any, target: str, obj: Model, before: Any = None
                    ) -> tuple[list[Activity], int | None]:
     """One page of a record's activities, newest (by their own date) first, and the cursor of
@@ -433,6 +445,7 @@ def timeline_items(user: Any, target: str, obj: Model, before: Any = None
     _model, fk = TIMELINE_TARGETS[target]
     qs = Activity.objects.filter(**{fk: obj.pk}).select_related(
         "owner", "contact", "opportunity", "case")
+    qs = with_email_status(qs)
     qs = children(qs, user, obj).annotate(timeline_at=activity_when())
     if before is not None and str(before).isdigit():
         last = qs.filter(pk=int(before)).values_list("timeline_at", flat=True).first()
