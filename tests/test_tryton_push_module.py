@@ -74,7 +74,9 @@ def test_party_and_invoice_changes_are_pushed_on_write(erp: Any) -> None:
     # Posting the draft invoice today: a number, posted, something to pay. (The seed's
     # sequences restart at 1 each year; as in a real set-up, this year's carry a prefix, or
     # the number would be another invoice's and the record quarantined as such.)
-    today = dt.date.today()
+    # Tryton's "today" is UTC's (no company time zone in the seed), ours Paris's: between
+    # midnight in Paris and midnight UTC ours would be "in the future" to Tryton.
+    today = min(dt.date.today(), dt.datetime.now(dt.UTC).date())
     [year] = client.search_read("account.fiscalyear", [["start_date", "<=", today],
                                                        ["end_date", ">=", today]],
                                 ["invoice_sequences"])

@@ -34,6 +34,7 @@ from comptoir.mail.models import EmailTemplate, OutgoingEmail
 from comptoir.sales.models import SalesDocument
 from comptoir.service.models import Case
 from comptoir.web.objects import detail_url, detail_url_for
+from comptoir.web.views.records import apply_domain_error
 
 TARGETS: dict[str, type[Model]] = {
     "account": Account,
@@ -96,17 +97,6 @@ class ComposeForm(forms.Form):
             del self.fields["attach_pdf"]
 
 
-def _apply_errors(form: forms.Form, exc: DomainError) -> None:
-    placed = False
-    for name, errors in exc.fields.items():
-        key = name if name in form.fields else None
-        for message in errors:
-            form.add_error(key, message)
-            placed = placed or key is not None
-    if not exc.fields or not placed:
-        form.add_error(None, exc.message)
-
-
 def _default_to(request: HttpRequest, record: Any) -> str:
     return ", ".join(services._display(str(c), c.email)
                      for c in services.record_contacts(request.user, record))
@@ -150,7 +140,7 @@ def compose(request: HttpRequest, target: str, pk: int) -> HttpResponse:
                     body=data["body"], attachments=[int(a) for a in data.get("attachments", [])],
                     attach_pdf=bool(data.get("attach_pdf")))
             except DomainError as exc:
-                _apply_errors(form, exc)
+                apply_domain_error(form, exc)
             else:
                 messages.success(request, format_html(
                     '{} <a href="{}">{}</a>', _("E-mail queued: it goes out in a moment."),
@@ -237,7 +227,7 @@ def mail_settings(request: HttpRequest) -> HttpResponse:
             try:
                 services.signature_set(request.user, signature_form.cleaned_data["text"])
             except DomainError as exc:
-                _apply_errors(signature_form, exc)
+                apply_domain_error(signature_form, exc)
             else:
                 messages.success(request, _("Signature saved."))
                 return HttpResponseRedirect(reverse("web:mail_settings"))
@@ -262,7 +252,7 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             try:
                 services.template_save(request.user, form.cleaned_data, template=template)
             except (ValidationFailed, Forbidden) as exc:
-                _apply_errors(form, exc)
+                apply_domain_error(form, exc)
             else:
                 messages.success(request, _("Template saved."))
                 return HttpResponseRedirect(reverse("web:mail_settings"))

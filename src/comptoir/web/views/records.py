@@ -1101,7 +1101,8 @@ class QuickLogForm(forms.Form):
         return data
 
 
-def _apply_domain_error(form: forms.Form, exc: DomainError) -> None:
+def apply_domain_error(form: forms.Form, exc: DomainError) -> None:
+    """A service's refusal on the form: each message beside its field, the rest on top."""
     placed = False
     for name, errors in exc.fields.items():
         key = name if name in form.fields else None
@@ -1137,7 +1138,7 @@ def log_activity(request: HttpRequest, target: str, pk: int) -> HttpResponse:
                     fk: obj.pk,
                 })
             except DomainError as exc:
-                _apply_domain_error(form, exc)
+                apply_domain_error(form, exc)
             else:
                 done = _("Call logged.") if activity.kind == "call" else _("Note added.")
                 if _htmx(request):
