@@ -67,10 +67,19 @@ def test_range_query_uses_the_owner_time_indexes(world: Any, monday: dt.date) ->
     sql, params = (cal.calendar_activities(owner, [owner.pk], lo, hi).query
                    .sql_with_params())
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+        if connection.vendor == "postgresql":  # a few test rows: forbid the plain scan
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + sql, params)
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " ".join(str(row) for row in cursor.fetchall())
-    assert "activity_owner_start" in plan
-    assert "activity_owner_due" in plan
+    if connection.vendor == "postgresql":
+        # on a few rows PostgreSQL reads one of the two and filters; never the whole table
+        assert "activity_owner_start" in plan or "activity_owner_due" in plan
+        assert "Seq Scan on activities_activity" not in plan
+    else:  # SQLite's OR optimisation: both ranges, each from its index
+        assert "activity_owner_start" in plan
+        assert "activity_owner_due" in plan
 
 
 # --- Visibility: only what the policy allows, whoever is asked for ----------------------------
