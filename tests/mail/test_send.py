@@ -18,6 +18,14 @@ from comptoir.testing.smtp import SmtpServer, configure, free_port
 pytestmark = pytest.mark.django_db(transaction=False)
 
 
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """The worker's own messages (retries, failures) are in the active language: English
+    here, whatever the tests run before left active. A template keeps its own language."""
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def quote(world: Any) -> Any:
     owner = world.personas.owner
@@ -162,6 +170,8 @@ def test_relay_down_then_up(world: Any, settings: Any) -> None:
 def test_gives_up_after_the_last_attempt(world: Any, settings: Any) -> None:
     configure(settings, SmtpServer(port=free_port()))
     settings.COMPTOIR_MAIL_MAX_ATTEMPTS = 2
+    world.personas.owner.language = "en"  # the worker writes in the sender's language
+    world.personas.owner.save(update_fields=["language"])
     email = services.compose(world.personas.owner, world.mine.account,
                              to=["buyer@client.example"], subject="Hello", body="Hi")
     assert _send(email) == "queued"
@@ -239,7 +249,7 @@ def test_not_configured(world: Any, settings: Any) -> None:
 
 def test_doctor_check_against_the_relay(settings: Any) -> None:
     checks._cache.clear()
-    with SmtpServer(credentials=("crm", "s3cret")) as server:
+    with SmtpServer(credentials=("crm", "s3cret")) as server, translation.override("en"):
         configure(settings, server)
         [check] = checks.smtp_checks()
         assert check.level == "ok", check.value
@@ -264,6 +274,8 @@ def test_mail_due_requeues_lost_and_ends_interrupted(world: Any,
 
     from django.utils import timezone
 
+    world.personas.owner.language = "en"  # the worker writes in the sender's language
+    world.personas.owner.save(update_fields=["language"])
     email = services.compose(world.personas.owner, world.mine.account,
                              to=["a@client.example"], subject="Hi", body="Hi")
     old = timezone.now() - dt.timedelta(hours=1)

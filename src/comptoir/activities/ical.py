@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from .calendar import ends, starts
 from .models import Activity
@@ -127,9 +127,32 @@ def feed_ics(activities: Iterable[Activity], *, name: str, url_for: Any = None) 
     return cal.to_ical()
 
 
+PARTSTAT = {"needs-action": "NEEDS-ACTION", "accepted": "ACCEPTED", "declined": "DECLINED",
+            "tentative": "TENTATIVE"}
+
+
+def add_attendees(event: Event, activity: Activity) -> None:
+    """ORGANIZER (the owner) and one ATTENDEE per invited user or contact with an address:
+    what makes a client treat the file as an invitation it can answer."""
+    owner = activity.owner
+    if owner is not None and owner.email:
+        event.add("organizer", vCalAddress(f"mailto:{owner.email}"),
+                  parameters={"CN": owner.get_full_name() or owner.get_username()})
+    for attendee in activity.attendees.select_related("user", "contact").order_by("id"):
+        if not attendee.email:
+            continue
+        event.add("attendee", vCalAddress(f"mailto:{attendee.email}"), parameters={
+            "CN": attendee.name, "ROLE": "REQ-PARTICIPANT", "RSVP": "TRUE",
+            "PARTSTAT": PARTSTAT.get(attendee.status, "NEEDS-ACTION"),
+            "CUTYPE": "INDIVIDUAL"})
+
+
 def activity_ics(activity: Activity, *, url: str = "", method: str = "PUBLISH") -> bytes:
-    """One activity as an .ics file ("Add to my calendar", or attached to an invitation:
-    pass ``method="REQUEST"`` and add ORGANIZER/ATTENDEE lines for a real invitation)."""
+    """One activity as an .ics file: "Add to my calendar" (``PUBLISH``), or the invitation
+    sent to its attendees (``method="REQUEST"``: with ORGANIZER and ATTENDEE lines)."""
     cal = _calendar(method=method)
-    cal.add_component(activity_event(activity, url=url))
+    event = activity_event(activity, url=url)
+    if method == "REQUEST":
+        add_attendees(event, activity)
+    cal.add_component(event)
     return cal.to_ical()

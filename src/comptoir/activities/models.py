@@ -91,3 +91,45 @@ class CalendarFeedToken(models.Model):
     @staticmethod
     def hash(raw: str) -> str:
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class MeetingAttendee(models.Model):
+    """Who is invited to a meeting (or call): a user or a contact, with the e-mail address the
+    invitation goes to and their answer (RFC 5545 ``PARTSTAT``). Set through
+    ``services.attendees_set``, which checks the editor sees each person."""
+
+    class Status(models.TextChoices):
+        NEEDS_ACTION = "needs-action", _("No answer yet")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        TENTATIVE = "tentative", _("Tentative")
+
+    activity = models.ForeignKey(Activity, verbose_name=_("activity"), on_delete=models.CASCADE,
+                                 related_name="attendees")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True,
+                             blank=True, on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey("crm.Contact", verbose_name=_("contact"), null=True, blank=True,
+                                on_delete=models.CASCADE, related_name="meeting_invitations")
+    email = models.EmailField(_("e-mail"), max_length=254, blank=True)
+    status = models.CharField(_("answer"), max_length=12, choices=Status.choices,
+                              default=Status.NEEDS_ACTION)
+
+    class Meta:
+        verbose_name = _("attendee")
+        verbose_name_plural = _("attendees")
+        constraints = [
+            models.UniqueConstraint(fields=["activity", "user"], name="attendee_user_once",
+                                    condition=Q(user__isnull=False)),
+            models.UniqueConstraint(fields=["activity", "contact"],
+                                    name="attendee_contact_once",
+                                    condition=Q(contact__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user or self.contact or self.email)
+
+    @property
+    def name(self) -> str:
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.get_username()
+        return str(self.contact) if self.contact is not None else self.email

@@ -19,6 +19,7 @@ from comptoir.core.services import (
     apply_fields,
     create_record,
     delete_record,
+    record_change,
     snapshot,
     update_record,
 )
@@ -248,3 +249,94 @@ def activity_delete(*, activity: Activity, user: Any, source: str = "app") -> No
     if not policy.can(user, "delete", activity):
         raise Forbidden(_("You are not allowed to delete this activity."))
     delete_record(activity, object_type=ObjectType.ACTIVITY, user=user, source=source)
+
+
+# --- Meeting attendees ----------------------------------------------------------------------
+# Users and contacts invited to a meeting (or call). The editor must be allowed to change the
+# activity and to see each contact; users are colleagues, any active one can be invited. The
+# change is audited on the activity as ``attendees: [before, after]`` (e-mail addresses).
+
+ATTENDEE_KINDS = (Activity.Kind.MEETING, Activity.Kind.CALL)
+
+
+def attendees_from_emails(user: Any, emails: Any) -> tuple[list[int], list[int]]:
+    """Resolve e-mail addresses to (user ids, contact ids) ``user`` may invite; an address
+    matching nobody visible raises :class:`ValidationFailed` on ``attendees``."""
+    from comptoir.access.models import User
+    from comptoir.crm.models import Contact
+
+    user_ids: list[int] = []
+    contact_ids: list[int] = []
+    unknown: list[str] = []
+    for raw in emails:
+        email = str(raw).strip().lower()
+        if not email:
+            continue
+        colleague = User.objects.filter(email__iexact=email, is_active=True).first()
+        if colleague is not None:
+            user_ids.append(colleague.pk)
+            continue
+        contact = next((c for c in Contact.objects.filter(email__iexact=email).order_by("id")
+                        if policy.can(user, "view", c)), None)
+        if contact is None:
+            unknown.append(email)
+        else:
+            contact_ids.append(contact.pk)
+    if unknown:
+        raise ValidationFailed(_("Some attendees are unknown."), fields={"attendees": [
+            _("No user or contact you can see has the address %(email)s.") % {"email": e}
+            for e in unknown]})
+    return user_ids, contact_ids
+
+
+@transaction.atomic
+def attendees_set(*, activity: Activity, user: Any, users: Any = (), contacts: Any = (),
+                  source: str = "app") -> list[Any]:
+    """Make the meeting's attendees exactly ``users`` and ``contacts`` (ids); those already
+    invited keep their answer. Returns the attendees."""
+    from comptoir.access.models import User
+    from comptoir.crm.models import Contact
+
+    from .models import MeetingAttendee
+
+    if not policy.can(user, "change", activity):
+        raise Forbidden(_("You are not allowed to change this activity."))
+    if activity.kind not in ATTENDEE_KINDS:
+        raise ValidationFailed(_("Only meetings and calls have attendees."),
+                               fields={"attendees": [_("Make it a meeting first.")]})
+    errors: dict[str, list[str]] = {}
+    try:
+        user_ids = {int(u) for u in users}
+        contact_ids = {int(c) for c in contacts}
+    except (TypeError, ValueError):
+        raise ValidationFailed(_("Some attendees are not valid."),
+                               fields={"attendees": [_("Not a valid person.")]}) from None
+    found_users = {u.pk: u for u in User.objects.filter(pk__in=user_ids, is_active=True)}
+    if set(found_users) != user_ids:
+        errors["users"] = [_("Unknown or inactive user.")]
+    found_contacts = {c.pk: c for c in Contact.objects.filter(pk__in=contact_ids)
+                      if policy.can(user, "view", c)}
+    if set(found_contacts) != contact_ids:
+        errors["contacts"] = [_("Unknown or not accessible record.")]
+    if errors:
+        raise ValidationFailed(_("Some attendees are not valid."), fields=errors)
+    current = list(activity.attendees.all())
+    before = sorted(a.email for a in current)
+    keep = {("u", a.user_id) if a.user_id else ("c", a.contact_id): a for a in current}
+    wanted: dict[tuple[str, int], Any] = {("u", pk): u for pk, u in found_users.items()}
+    wanted.update({("c", pk): c for pk, c in found_contacts.items()})
+    for key, attendee in keep.items():
+        if key not in wanted:
+            attendee.delete()
+    for key, person in wanted.items():
+        if key not in keep:
+            MeetingAttendee.objects.create(
+                activity=activity, email=(person.email or "").lower(),
+                user=person if key[0] == "u" else None,
+                contact=person if key[0] == "c" else None)
+    result = list(activity.attendees.select_related("user", "contact").order_by("id"))
+    after = sorted(a.email for a in result)
+    if after != before:
+        record_change(object_type=ObjectType.ACTIVITY, instance=activity, action="update",
+                      user=user, changes={"attendees": [before, after]}, source=source)
+    return result

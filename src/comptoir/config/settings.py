@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "comptoir.feeds",
     "comptoir.mail",
     "comptoir.mailbox",
+    "comptoir.caldav",
     "comptoir.web",
     "django_htmx",
     "ninja",  # the API docs' Swagger UI from the package's static files, not from a CDN
@@ -262,6 +263,7 @@ COMPTOIR_PERIODIC_JOBS = [
 # BCC (or forward to) so a message sent from any mail client is logged too.
 COMPTOIR_MAILBOX_INTERVAL = env_int("COMPTOIR_MAILBOX_INTERVAL", 5)
 COMPTOIR_LOG_ADDRESS = env_str("COMPTOIR_LOG_ADDRESS", "")
+COMPTOIR_PERIODIC_JOBS += ["comptoir.caldav.services.accounts_due"]  # agenda sync (CalDAV)
 
 # Seconds between two rounds of the periodic jobs in `comptoir worker`.
 COMPTOIR_SCHEDULER_INTERVAL = env_int("COMPTOIR_SCHEDULER_INTERVAL", 20)
@@ -294,6 +296,8 @@ COMPTOIR_MAIL_MAX_ATTACHMENT_BYTES = env_int("COMPTOIR_MAIL_MAX_ATTACHMENT_BYTES
                                              20 * 1024 * 1024)
 COMPTOIR_MAIL_MAX_ATTEMPTS = env_int("COMPTOIR_MAIL_MAX_ATTEMPTS", 8)
 COMPTOIR_PERIODIC_JOBS += ["comptoir.mail.services.mail_due"]  # lost or stuck sends
+COMPTOIR_PERIODIC_JOBS += ["comptoir.feeds.emails.notification_emails_due"]  # e-mails, digests
+COMPTOIR_BASE_URL = env_str("COMPTOIR_BASE_URL", "http://localhost:8000")  # links in e-mails
 
 LOGGING = {
     "version": 1,

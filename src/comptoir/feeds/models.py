@@ -92,3 +92,59 @@ class FeedCursor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.last_event_id}"
+
+
+class EmailKind(models.TextChoices):
+    """What a user may hear about by e-mail (several notification kinds may share one)."""
+
+    ASSIGNED = "assigned", _("Records and cases assigned to you")
+    REMINDER = "reminder", _("Activity reminders")
+    FOLLOWED = "followed", _("Changes to records you follow")
+    SYNC_FAILED = "sync_failed", _("Failed synchronisations")
+
+
+class EmailMode(models.TextChoices):
+    OFF = "off", _("Off")
+    IMMEDIATE = "immediate", _("Immediately")
+    HOURLY = "hourly", _("Hourly digest")
+    DAILY = "daily", _("Daily digest")
+
+
+class NotificationEmailPreference(models.Model):
+    """How one user wants one kind of notification by e-mail; no row means the default
+    (``comptoir.feeds.emails.DEFAULT_MODES``), so most users never have a row."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notification_email_preferences")
+    kind = models.CharField(_("kind"), max_length=20, choices=EmailKind.choices)
+    mode = models.CharField(_("by e-mail"), max_length=10, choices=EmailMode.choices)
+
+    class Meta:
+        verbose_name = _("notification e-mail preference")
+        verbose_name_plural = _("notification e-mail preferences")
+        constraints = [models.UniqueConstraint(fields=["user", "kind"],
+                                               name="notification_email_pref_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.kind} {self.mode}"
+
+
+class NotificationEmailCursor(models.Model):
+    """Up to when one user's e-mails of one mode (immediate, hourly, daily) have gone out.
+
+    The job claims a send by moving ``sent_until`` with a filtered ``UPDATE … WHERE
+    sent_until = <what it read>``: of two workers running at once only one moves it, so a
+    digest never goes out twice.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="+")
+    mode = models.CharField(max_length=10, choices=EmailMode.choices)
+    sent_until = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "mode"],
+                                               name="notification_email_cursor_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.mode}@{self.sent_until}"

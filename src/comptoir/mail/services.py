@@ -691,3 +691,25 @@ def resend(user: Any, email: OutgoingEmail) -> OutgoingEmail:
         transaction.on_commit(lambda: send_email.enqueue(pk))
     email.refresh_from_db()
     return email
+
+
+# --- System e-mail (no record) --------------------------------------------------------------
+
+def send_system_email(to_user: Any, subject: str, body: str) -> OutgoingEmail | None:
+    """Queue an e-mail from the CRM itself to one user (notifications, digests): sent by the
+    worker's :func:`send_email` task with the same retries, written on no record. Returns
+    ``None`` when the user has no address or mail is not configured (nothing to do)."""
+    address = (getattr(to_user, "email", "") or "").strip()
+    if not address or not is_configured():
+        return None
+    name = to_user.get_full_name() or to_user.username
+    with transaction.atomic():
+        email = OutgoingEmail.objects.create(
+            sender=None, from_email=settings.DEFAULT_FROM_EMAIL, to=[_display(name, address)],
+            subject=" ".join(subject.split())[:500], body=body,
+            language=getattr(to_user, "language", "") or settings.LANGUAGE_CODE,
+            message_id=make_msgid(domain=_domain(settings.DEFAULT_FROM_EMAIL)),
+            object_type="", object_id=to_user.pk)
+        pk = email.pk
+        transaction.on_commit(lambda: send_email.enqueue(pk))
+    return email

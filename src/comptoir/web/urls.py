@@ -45,3 +45,5 @@ urlpatterns = [
         mail,
     )
 ]
+urlpatterns += [path("", include("comptoir.web.views.notification_prefs"))]
+urlpatterns += [path("", include("comptoir.web.views.caldav"))]
