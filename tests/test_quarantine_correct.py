@@ -12,7 +12,6 @@ from django.utils import translation
 from comptoir.core.errors import Conflict, NotFound, ValidationFailed
 from comptoir.integration import imports
 from comptoir.integration.import_models import ImportJob
-from comptoir.integration.loader import SPECS
 from comptoir.integration.models import Connection, QuarantinedRecord, SyncRun
 from comptoir.integration.quarantine import (
     quarantine_correct,
@@ -21,8 +20,7 @@ from comptoir.integration.quarantine import (
 )
 from comptoir.integration.tasks import execute_run
 
-pytestmark = [pytest.mark.django_db,
-              pytest.mark.skipif("lead" not in SPECS, reason="leads cannot be bulk-loaded")]
+pytestmark = pytest.mark.django_db
 
 LEADS = ("Société;Nom;Prénom;E-mail\r\n"
          "Atelier Bon;Martin;Lou;lou@atelier.example\r\n"

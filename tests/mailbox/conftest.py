@@ -40,3 +40,13 @@ def connect_mailbox(dovecot: Dovecot) -> Callable[..., Any]:
 
     return make
 
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """The messages stored on a mailbox are in the active language: English here, whatever
+    earlier tests left active."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

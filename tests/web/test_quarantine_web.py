@@ -13,11 +13,8 @@ from django.urls import reverse
 
 from comptoir.integration import imports
 from comptoir.integration.import_models import ImportJob
-from comptoir.integration.loader import SPECS
 from comptoir.integration.models import Connection, QuarantinedRecord, SyncRun
 from comptoir.integration.tasks import execute_run
-
-pytestmark = pytest.mark.skipif("lead" not in SPECS, reason="leads cannot be bulk-loaded")
 
 LEADS = ("Société;Nom;Prénom;E-mail\r\n"
          "Atelier Bon;Martin;Lou;lou@atelier.example\r\n"

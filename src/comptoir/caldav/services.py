@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +64,7 @@ from comptoir.activities.services import (
 )
 from comptoir.core.errors import DomainError, Forbidden, StaleRecord, ValidationFailed
 from comptoir.core.models import AuditEntry, ObjectType
+from comptoir.core.secrets import MissingSecret, resolve_secret
 from comptoir.crm.models import Contact
 
 from .models import ActivityCalendarLink, CalendarAccount
@@ -97,13 +97,11 @@ class CalendarProblem(DomainError):
 
 def secret(value: str) -> str:
     """``env:NAME`` reads the password from the environment, as connection secrets do."""
-    if value.startswith("env:"):
-        name = value[4:]
-        if name not in os.environ:
-            raise CalendarProblem("config", _("The environment variable %(name)s holding the "
-                                              "password is not set.") % {"name": name})
-        return os.environ[name]
-    return value
+    try:
+        return str(resolve_secret(value))
+    except MissingSecret as exc:
+        raise CalendarProblem("config", _("The environment variable %(name)s holding the "
+                                          "password is not set.") % {"name": exc.name}) from None
 
 
 # --- Connection -----------------------------------------------------------------------------

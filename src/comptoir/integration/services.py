@@ -478,12 +478,13 @@ def connection_preview(connection: Connection, *, limit: int = 5, scan: int = 20
 
 def _secret(value: Any) -> Any:
     """``env:NAME`` reads the secret from the environment, so it need not live in the DB."""
-    if isinstance(value, str) and value.startswith("env:"):
-        name = value[4:]
-        if name not in os.environ:
-            raise ConfigError(f"The environment variable {name} holding a secret is not set.")
-        return os.environ[name]
-    return value
+    from comptoir.core.secrets import MissingSecret, resolve_secret
+
+    try:
+        return resolve_secret(value)
+    except MissingSecret as exc:
+        raise ConfigError(f"The environment variable {exc.name} holding a secret is not "
+                          "set.") from None
 
 
 def _process_gone(run: SyncRun) -> bool:

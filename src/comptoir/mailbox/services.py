@@ -42,7 +42,6 @@ import contextlib
 import datetime as dt
 import imaplib
 import logging
-import os
 import re
 import socket
 import ssl
@@ -64,6 +63,7 @@ from comptoir.access.models import User
 from comptoir.activities.models import Activity
 from comptoir.activities.services import activity_create, activity_update
 from comptoir.core.errors import DomainError, Forbidden, ValidationFailed
+from comptoir.core.secrets import MissingSecret, resolve_secret
 from comptoir.crm.models import Account, Contact, Lead
 from comptoir.documents.services import detect_type
 from comptoir.quality.identifiers import FREE_MAIL_DOMAINS, company_domain
@@ -102,13 +102,11 @@ class MailboxProblem(DomainError):
 
 def secret(value: str) -> str:
     """``env:NAME`` reads the secret from the environment, as connection secrets do."""
-    if value.startswith("env:"):
-        name = value[4:]
-        if name not in os.environ:
-            raise MailboxProblem("config", _("The environment variable %(name)s holding the "
-                                             "secret is not set.") % {"name": name})
-        return os.environ[name]
-    return value
+    try:
+        return str(resolve_secret(value))
+    except MissingSecret as exc:
+        raise MailboxProblem("config", _("The environment variable %(name)s holding the "
+                                         "secret is not set.") % {"name": exc.name}) from None
 
 
 def xoauth2_string(username: str, access_token: str) -> str:
